@@ -1,0 +1,159 @@
+"""Pure chunking: text to sentence-aware chunks with exact character spans.
+
+Every chunk is `text[start:end]` exactly, and the chunks of a document cover all
+of its non-whitespace characters. Token counts come from a caller-supplied
+counter (the model's tokenizer in production), so no chunk is ever silently
+truncated by the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from qa.types import Chunk, Span
+
+#: Counts tokens for each string in a batch (without special tokens).
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+# Version of the splitting rules below; stored in the index manifest so a change
+# of rules asks for a rebuild instead of mixing two chunkings.
+SPLITTER_VERSION = 1
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st gen col lt sgt capt maj cmdr adm gov sen rep jr sr vs etc "
+    "no nos fig vol inc ltd co corp dept approx est e.g i.e cf al".split()
+)
+# A full stop (or ! ? …) with optional closing quotes/brackets, followed by white space.
+_SPACED_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+# "leadership.Minister" or "days.15 soldiers": news text often drops the space.
+_GLUED_END = re.compile(r"(?<=[a-z]{2}[.!?])[\"'”’)\]]*(?=[A-Z0-9“\"])")
+_PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n|\n(?=[ \t]*(?:#{1,6} |[-*+] |\d+[.)] ))")
+
+
+def word_counter(texts: Sequence[str]) -> list[int]:
+    """A tokenizer-free counter (one token per word or punctuation mark), for tests and tools."""
+    return [len(re.findall(r"\w+|[^\w\s]", t)) for t in texts]
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the full stop at `dot` ends an abbreviation such as 'Dr.' or 'U.S.'."""
+    if text[dot] != ".":
+        return False
+    word_start = dot
+    while word_start > 0 and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start:dot].lstrip("(\"'“‘").lower()
+    return word in _ABBREVIATIONS or bool(re.fullmatch(r"(?:[a-z]\.)*[a-z]", word))
+
+
+def _boundaries(text: str) -> list[int]:
+    cuts: set[int] = set()
+    for m in _SPACED_END.finditer(text):
+        if not _is_abbreviation(text, m.start()):
+            cuts.add(m.end())
+    cuts.update(m.end() for m in _GLUED_END.finditer(text))
+    cuts.update(m.start() for m in _PARAGRAPH.finditer(text))
+    return sorted(cuts)
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end) if start < end else None
+
+
+def split_sentences(text: str, *, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentence spans of `text[start:end]`, trimmed of white space, in document offsets."""
+    stop = len(text) if end is None else end
+    piece = text[start:stop]
+    spans: list[Span] = []
+    prev = 0
+    for cut in [*_boundaries(piece), len(piece)]:
+        span = _trimmed(piece, prev, cut)
+        if span is not None:
+            spans.append(Span(span.start + start, span.end + start))
+        prev = cut
+    return spans
+
+
+def _fit_by_chars(text: str, span: Span, max_tokens: int, count: TokenCounter) -> list[Span]:
+    """Split one over-long word (no white space inside) into pieces that fit."""
+    pieces: list[Span] = []
+    start = span.start
+    while start < span.end:
+        size = span.end - start
+        while size > 1 and count([text[start : start + size]])[0] > max_tokens:
+            size = max(1, size // 2)
+        pieces.append(Span(start, start + size))
+        start += size
+    return pieces
+
+
+def _fit_by_words(text: str, span: Span, max_tokens: int, count: TokenCounter) -> list[Span]:
+    """Split an over-long sentence at white space into pieces that fit the model."""
+    words = [Span(m.start() + span.start, m.end() + span.start)
+             for m in re.finditer(r"\S+", text[span.start : span.end])]
+    units: list[Span] = []
+    for word, n in zip(words, count([text[w.start : w.end] for w in words]), strict=True):
+        units.extend(_fit_by_chars(text, word, max_tokens, count) if n > max_tokens else [word])
+    return [Span(units[a].start, units[b - 1].end)
+            for a, b in _pack(text, units, max_tokens, 0, count)]
+
+
+def _units(text: str, max_tokens: int, count: TokenCounter) -> list[Span]:
+    sentences = split_sentences(text)
+    sizes = count([text[s.start : s.end] for s in sentences]) if sentences else []
+    units: list[Span] = []
+    for sentence, n in zip(sentences, sizes, strict=True):
+        units.extend(_fit_by_words(text, sentence, max_tokens, count) if n > max_tokens
+                     else [sentence])
+    return units
+
+
+def _pack(
+    text: str, units: list[Span], max_tokens: int, overlap: int, count: TokenCounter
+) -> list[tuple[int, int]]:
+    """Greedy packing of consecutive units into [a, b) ranges that fit `max_tokens`,
+    each starting with up to `overlap` tokens of whole units from the previous one."""
+    sizes = count([text[u.start : u.end] for u in units]) if units else []
+    ranges: list[tuple[int, int]] = []
+    a = 0
+    while a < len(units):
+        b, total = a, 0
+        while b < len(units) and (b == a or total + sizes[b] <= max_tokens):
+            total += sizes[b]
+            b += 1
+        # Sums of parts can differ from the count of the joined text; check the real thing.
+        while b - a > 1 and count([text[units[a].start : units[b - 1].end]])[0] > max_tokens:
+            b -= 1
+        ranges.append((a, b))
+        if b == len(units):
+            break
+        nxt, carried = b, 0
+        while nxt - 1 > a and carried + sizes[nxt - 1] <= overlap:
+            nxt -= 1
+            carried += sizes[nxt]
+        a = nxt
+    return ranges
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    max_tokens: int = 200
+    overlap_tokens: int = 40
+
+
+def chunk_text(
+    doc_id: str, text: str, *, count: TokenCounter, settings: ChunkSettings = ChunkSettings()
+) -> list[Chunk]:
+    """Chunks of one document's text, each with exact [start, end) offsets into it."""
+    units = _units(text, settings.max_tokens, count)
+    return [
+        Chunk(doc_id=doc_id, start=units[a].start, end=units[b - 1].end,
+              text=text[units[a].start : units[b - 1].end])
+        for a, b in _pack(text, units, settings.max_tokens, settings.overlap_tokens, count)
+    ]

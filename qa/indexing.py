@@ -1,0 +1,155 @@
+"""`qa index`: corpus to index, embedding only what changed since the last build."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_text
+from qa.embedding import Embedder, Progress, check_chunk_size
+from qa.errors import IndexNotFoundError
+from qa.index import Expectation, Index, write_lock
+from qa.types import Chunk, Document
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    documents: int
+    chunks: int
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    embedded_chunks: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"indexed {self.documents} documents, {self.chunks} chunks in {self.seconds:.1f} s "
+            f"({self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged; {self.embedded_chunks} chunks embedded)"
+        )
+
+
+def chunking_identity(settings: ChunkSettings) -> dict[str, Any]:
+    return {
+        "max_tokens": settings.max_tokens,
+        "overlap_tokens": settings.overlap_tokens,
+        "splitter_version": SPLITTER_VERSION,
+    }
+
+
+def expectation(embedder: Embedder, settings: ChunkSettings) -> Expectation:
+    return Expectation(model=embedder.identity.as_dict(), chunking=chunking_identity(settings))
+
+
+def build_index(
+    documents: Sequence[Document],
+    *,
+    embedder: Embedder,
+    settings: ChunkSettings,
+    previous: Index | None = None,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+) -> tuple[Index, IndexStats]:
+    """A new index over `documents`, reusing the vectors of documents that did not change.
+
+    `previous` must have been built with the same model and chunking settings.
+    """
+    started = time.perf_counter()
+    check_chunk_size(embedder.identity, settings.max_tokens)
+    old_rows = previous.rows_by_document() if previous else {}
+    old_docs = previous.documents if previous else {}
+    ordered = sorted(documents, key=lambda d: d.doc_id)
+    if len({d.doc_id for d in ordered}) != len(ordered):
+        raise ValueError("two documents share one doc_id")
+
+    fresh = [d for d in ordered if _changed(d, old_docs)]
+    new_chunks = {d.doc_id: chunk_text(d.doc_id, d.text, count=embedder.count_tokens,
+                                       settings=settings) for d in fresh}
+    flat = [c for d in fresh for c in new_chunks[d.doc_id]]
+    new_vectors = embedder.encode([c.text for c in flat], batch_size=batch_size,
+                                  progress=progress)
+
+    chunks, parts = _assemble(ordered, new_chunks, new_vectors, old_rows, previous)
+    dim = embedder.identity.dimension
+    vectors = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+    index = Index.create(
+        vectors=vectors, chunks=chunks, documents={d.doc_id: d for d in ordered},
+        model=embedder.identity.as_dict(), chunking=chunking_identity(settings),
+    )
+    current = {d.doc_id for d in ordered}
+    stats = IndexStats(
+        documents=len(ordered),
+        chunks=len(chunks),
+        added=sum(1 for d in fresh if d.doc_id not in old_docs),
+        updated=sum(1 for d in fresh if d.doc_id in old_docs),
+        removed=sum(1 for doc_id in old_docs if doc_id not in current),
+        unchanged=len(ordered) - len(fresh),
+        embedded_chunks=len(flat),
+        seconds=time.perf_counter() - started,
+    )
+    return index, stats
+
+
+def _changed(doc: Document, old_docs: Mapping[str, Document]) -> bool:
+    old = old_docs.get(doc.doc_id)
+    return old is None or old.content_hash != doc.content_hash
+
+
+def _assemble(
+    ordered: Sequence[Document],
+    new_chunks: Mapping[str, list[Chunk]],
+    new_vectors: np.ndarray,
+    old_rows: Mapping[str, list[int]],
+    previous: Index | None,
+) -> tuple[list[Chunk], list[np.ndarray]]:
+    """Chunks and vector blocks in document order: new ones from this run, the rest reused."""
+    chunks: list[Chunk] = []
+    parts: list[np.ndarray] = []
+    offset = 0
+    for doc in ordered:
+        if doc.doc_id in new_chunks:
+            mine = new_chunks[doc.doc_id]
+            chunks.extend(mine)
+            parts.append(new_vectors[offset : offset + len(mine)])
+            offset += len(mine)
+        elif previous is not None:
+            rows = old_rows.get(doc.doc_id, [])
+            chunks.extend(previous.chunks[r] for r in rows)
+            parts.append(previous.vectors(rows))
+    return chunks, parts
+
+
+def load_previous(index_dir: Path, expect: Expectation, *, rebuild: bool) -> Index | None:
+    """The index to build on, None to start over; a mismatch asks for --rebuild."""
+    if rebuild:
+        return None
+    try:
+        return Index.load(index_dir, expect)
+    except IndexNotFoundError:
+        return None
+
+
+def update_index(
+    documents: Sequence[Document],
+    *,
+    index_dir: Path,
+    embedder: Embedder,
+    settings: ChunkSettings,
+    rebuild: bool = False,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+) -> IndexStats:
+    """Bring the index in `index_dir` up to date with `documents`, under the write lock."""
+    with write_lock(index_dir):
+        previous = load_previous(index_dir, expectation(embedder, settings), rebuild=rebuild)
+        index, stats = build_index(documents, embedder=embedder, settings=settings,
+                                   previous=previous, batch_size=batch_size, progress=progress)
+        index.save(index_dir)
+    return stats

@@ -1,0 +1,81 @@
+"""The library behind every edge (HTTP, CLI, evaluation): load once, then answer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from qa.answer import AnswerSettings, candidates, choose_answer, is_answerable
+from qa.chunking import ChunkSettings
+from qa.config import Settings
+from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.errors import DocumentNotFoundError
+from qa.index import Index
+from qa.indexing import expectation
+from qa.retrieval import Retriever
+from qa.types import AskResult, Document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Health:
+    documents: int
+    chunks: int
+    model: str
+    index_version: float
+
+
+def chunk_settings(settings: Settings) -> ChunkSettings:
+    return ChunkSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
+
+
+class QAService:
+    """Answers questions over one index with the embedder that built it."""
+
+    def __init__(
+        self, *, embedder: Embedder, index: Index, answer: AnswerSettings = AnswerSettings()
+    ) -> None:
+        self.embedder = embedder
+        self.retriever = Retriever(embedder=embedder, index=index)
+        self.answer_settings = answer
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
+        """Load the model and the index, checking that they belong together."""
+        embedder = embedder or SentenceTransformerEmbedder(settings.model)
+        index = Index.load(settings.index_dir, expectation(embedder, chunk_settings(settings)))
+        return cls(embedder=embedder, index=index)
+
+    @property
+    def index(self) -> Index:
+        return self.retriever.index
+
+    def ask(self, question: str, *, k: int = 5) -> AskResult:
+        question = question.strip()
+        vector = self.retriever.embed_question(question)
+        passages = self.retriever.search_vector(vector, k)
+        if not is_answerable(passages, self.answer_settings):
+            return AskResult(question=question, answer=None, passages=passages, answerable=False)
+        found = candidates(passages, limit=self.answer_settings.passages)
+        similarities = self.embedder.encode([c.text for c in found]) @ vector
+        answer = choose_answer(question, found, similarities, settings=self.answer_settings)
+        return AskResult(question=question, answer=answer, passages=passages,
+                         answerable=answer is not None)
+
+    def documents(self) -> list[Document]:
+        return sorted(self.index.documents.values(), key=lambda d: d.doc_id)
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.index.documents[doc_id]
+        except KeyError:
+            raise DocumentNotFoundError(
+                f"no document with id {doc_id!r}: GET /documents lists the ids"
+            ) from None
+
+    def health(self) -> Health:
+        index = self.index
+        return Health(documents=len(index.documents), chunks=len(index.chunks),
+                      model=self.embedder.identity.name,
+                      index_version=index.manifest.created_at)
