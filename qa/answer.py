@@ -67,8 +67,11 @@ def candidates(passages: Sequence[Passage], *, limit: int) -> list[Candidate]:
             key = (chunk.doc_id, start, end)
             if key not in seen:
                 seen.add(key)
-                out.append(Candidate(chunk.doc_id, start, end, chunk.text[span.start : span.end],
-                                     passage.rank))
+                out.append(
+                    Candidate(
+                        chunk.doc_id, start, end, chunk.text[span.start : span.end], passage.rank
+                    )
+                )
     return out
 
 
@@ -88,14 +91,20 @@ def choose_answer(
     if not found:
         return None
     scores = [
-        float(sim) + settings.lexical_weight * lexical_overlap(question, c.text)
+        float(sim)
+        + settings.lexical_weight * lexical_overlap(question, c.text)
         - settings.rank_penalty * (c.passage_rank - 1)
         for c, sim in zip(found, similarities.tolist(), strict=True)
     ]
     best = max(range(len(found)), key=scores.__getitem__)
     winner = found[best]
-    return Answer(text=winner.text, doc_id=winner.doc_id, start=winner.start, end=winner.end,
-                  confidence=round(confidence(scores[best], settings), 4))
+    return Answer(
+        text=winner.text,
+        doc_id=winner.doc_id,
+        start=winner.start,
+        end=winner.end,
+        confidence=round(confidence(scores[best], settings), 4),
+    )
 
 
 def is_answerable(passages: Sequence[Passage], settings: AnswerSettings) -> bool:

@@ -122,8 +122,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def passage_out(p: Passage) -> PassageOut:
     c = p.chunk
     return PassageOut(
-        rank=p.rank, score=p.score, text=c.text, doc_id=c.doc_id, title=p.title, start=c.start,
-        end=c.end, metadata=dict(p.metadata),
+        rank=p.rank,
+        score=p.score,
+        text=c.text,
+        doc_id=c.doc_id,
+        title=p.title,
+        start=c.start,
+        end=c.end,
+        metadata=dict(p.metadata),
         scores=ScoresOut(dense=p.scores.dense, lexical=p.scores.lexical, fused=p.scores.fused),
     )
 
@@ -131,22 +137,27 @@ def passage_out(p: Passage) -> PassageOut:
 def answer_out(a: Answer | None) -> AnswerOut | None:
     if a is None:
         return None
-    return AnswerOut(text=a.text, doc_id=a.doc_id, start=a.start, end=a.end,
-                     confidence=a.confidence)
+    return AnswerOut(
+        text=a.text, doc_id=a.doc_id, start=a.start, end=a.end, confidence=a.confidence
+    )
 
 
 def ask_response(result: AskResult) -> AskResponse:
-    return AskResponse(question=result.question, answerable=result.answerable,
-                       answer=answer_out(result.answer),
-                       passages=[passage_out(p) for p in result.passages])
+    return AskResponse(
+        question=result.question,
+        answerable=result.answerable,
+        answer=answer_out(result.answer),
+        passages=[passage_out(p) for p in result.passages],
+    )
 
 
 def summary_out(d: Document) -> DocumentSummary:
     return DocumentSummary(doc_id=d.doc_id, title=d.title, metadata=dict(d.metadata))
 
 
-def error_response(status: int, code: str, message: str,
-                   details: list[dict[str, Any]] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> JSONResponse:
     body = ErrorOut(error=code, message=message, details=details)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
 
@@ -185,8 +196,12 @@ def create_app(
             app.state.load_error = exc
         yield
 
-    app = FastAPI(title="qa", version=__version__, lifespan=lifespan,
-                  description="Answers questions from your documents, with exact citations.")
+    app = FastAPI(
+        title="qa",
+        version=__version__,
+        lifespan=lifespan,
+        description="Answers questions from your documents, with exact citations.",
+    )
     _install_error_handlers(app)
     _install_routes(app)
     _install_web(app)
@@ -228,6 +243,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint: see /docs for the API"
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            message = (
+                "the request body could not be read as UTF-8 JSON: send a JSON object "
+                'such as {"question": "..."}'
+            )
         if exc.status_code == 405:
             message = "this endpoint does not accept that method: see /docs for the API"
         return error_response(exc.status_code, "http_error", message)
@@ -235,8 +255,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return error_response(500, "internal_error",
-                              "the server failed to handle this request; the log has details")
+        return error_response(
+            500, "internal_error", "the server failed to handle this request; the log has details"
+        )
 
 
 def _code(exc: QAError) -> str:
@@ -246,31 +267,48 @@ def _code(exc: QAError) -> str:
 
 
 def _install_routes(app: FastAPI) -> None:
-    @app.post("/ask", response_model=AskResponse, responses=ERROR_RESPONSES,
-              summary="Answer a question from the documents")
+    @app.post(
+        "/ask",
+        response_model=AskResponse,
+        responses=ERROR_RESPONSES,
+        summary="Answer a question from the documents",
+    )
     async def ask(body: AskRequest, request: Request) -> AskResponse:
         service = get_service(request)
         # Encoding is CPU-bound: keep it off the event loop.
         result = await run_in_threadpool(service.ask, body.question, k=body.k)
         return ask_response(result)
 
-    @app.get("/documents", response_model=DocumentList, responses=ERROR_RESPONSES,
-             summary="List the indexed documents")
+    @app.get(
+        "/documents",
+        response_model=DocumentList,
+        responses=ERROR_RESPONSES,
+        summary="List the indexed documents",
+    )
     async def documents(request: Request) -> DocumentList:
         return DocumentList(documents=[summary_out(d) for d in get_service(request).documents()])
 
-    @app.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=ERROR_RESPONSES,
-             summary="One document with the full text that citations index into")
+    @app.get(
+        "/documents/{doc_id:path}",
+        response_model=DocumentOut,
+        responses=ERROR_RESPONSES,
+        summary="One document with the full text that citations index into",
+    )
     async def document(doc_id: str, request: Request) -> DocumentOut:
         d = get_service(request).document(doc_id)
         return DocumentOut(doc_id=d.doc_id, title=d.title, metadata=dict(d.metadata), text=d.text)
 
-    @app.get("/health", response_model=HealthOut, responses=ERROR_RESPONSES,
-             summary="Readiness: document and chunk counts and the model")
+    @app.get(
+        "/health",
+        response_model=HealthOut,
+        responses=ERROR_RESPONSES,
+        summary="Readiness: document and chunk counts and the model",
+    )
     async def health(request: Request) -> HealthOut:
         h = get_service(request).health()
-        return HealthOut(status="ok", documents=h.documents, chunks=h.chunks, model=h.model,
-                         version=__version__)
+        return HealthOut(
+            status="ok", documents=h.documents, chunks=h.chunks, model=h.model, version=__version__
+        )
 
 
 def _install_web(app: FastAPI) -> None:

@@ -95,13 +95,16 @@ def _fit_by_chars(text: str, span: Span, max_tokens: int, count: TokenCounter) -
 
 def _fit_by_words(text: str, span: Span, max_tokens: int, count: TokenCounter) -> list[Span]:
     """Split an over-long sentence at white space into pieces that fit the model."""
-    words = [Span(m.start() + span.start, m.end() + span.start)
-             for m in re.finditer(r"\S+", text[span.start : span.end])]
+    words = [
+        Span(m.start() + span.start, m.end() + span.start)
+        for m in re.finditer(r"\S+", text[span.start : span.end])
+    ]
     units: list[Span] = []
     for word, n in zip(words, count([text[w.start : w.end] for w in words]), strict=True):
         units.extend(_fit_by_chars(text, word, max_tokens, count) if n > max_tokens else [word])
-    return [Span(units[a].start, units[b - 1].end)
-            for a, b in _pack(text, units, max_tokens, 0, count)]
+    return [
+        Span(units[a].start, units[b - 1].end) for a, b in _pack(text, units, max_tokens, 0, count)
+    ]
 
 
 def _units(text: str, max_tokens: int, count: TokenCounter) -> list[Span]:
@@ -109,8 +112,9 @@ def _units(text: str, max_tokens: int, count: TokenCounter) -> list[Span]:
     sizes = count([text[s.start : s.end] for s in sentences]) if sentences else []
     units: list[Span] = []
     for sentence, n in zip(sentences, sizes, strict=True):
-        units.extend(_fit_by_words(text, sentence, max_tokens, count) if n > max_tokens
-                     else [sentence])
+        units.extend(
+            _fit_by_words(text, sentence, max_tokens, count) if n > max_tokens else [sentence]
+        )
     return units
 
 
@@ -153,7 +157,11 @@ def chunk_text(
     """Chunks of one document's text, each with exact [start, end) offsets into it."""
     units = _units(text, settings.max_tokens, count)
     return [
-        Chunk(doc_id=doc_id, start=units[a].start, end=units[b - 1].end,
-              text=text[units[a].start : units[b - 1].end])
+        Chunk(
+            doc_id=doc_id,
+            start=units[a].start,
+            end=units[b - 1].end,
+            text=text[units[a].start : units[b - 1].end],
+        )
         for a, b in _pack(text, units, settings.max_tokens, settings.overlap_tokens, count)
     ]

@@ -67,9 +67,13 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"qa: warning: {warning}", file=sys.stderr)
     embedder = SentenceTransformerEmbedder(settings.model)
     stats = update_index(
-        scan.documents, index_dir=settings.index_dir, embedder=embedder,
-        settings=chunk_settings(settings), rebuild=args.rebuild,
-        batch_size=settings.batch_size, progress=None if args.quiet else _Progress("embedding"),
+        scan.documents,
+        index_dir=settings.index_dir,
+        embedder=embedder,
+        settings=chunk_settings(settings),
+        rebuild=args.rebuild,
+        batch_size=settings.batch_size,
+        progress=None if args.quiet else _Progress("embedding"),
     )
     print(stats.summary())
     return 0
@@ -84,8 +88,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     read_manifest(settings.index_dir)  # fail here, clearly, rather than serve 503s
     # Worker processes build their app from the environment: hand the settings on.
     os.environ["QA_INDEX_DIR"] = str(settings.index_dir.resolve())
-    uvicorn.run("qa.api:create_app_from_env", factory=True, host=args.host, port=args.port,
-                log_level=args.log_level, timeout_graceful_shutdown=30)
+    uvicorn.run(
+        "qa.api:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 
@@ -113,8 +123,12 @@ def format_result(result: Any) -> str:
         lines.append("The documents don't answer this. The closest passages:")
     else:
         a = result.answer
-        lines += [f"Answer (confidence {a.confidence:.2f}): {a.text}",
-                  f"  cited from {a.doc_id} [{a.start}:{a.end}]", "", "Passages:"]
+        lines += [
+            f"Answer (confidence {a.confidence:.2f}): {a.text}",
+            f"  cited from {a.doc_id} [{a.start}:{a.end}]",
+            "",
+            "Passages:",
+        ]
     for p in result.passages:
         meta = ", ".join(str(p.metadata[k]) for k in ("date", "source") if p.metadata.get(k))
         lines.append(f"{p.rank:>2}. {p.title}" + (f" ({meta})" if meta else ""))
@@ -126,12 +140,14 @@ def format_result(result: Any) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="qa", description="Answers questions from your documents, with exact citations.")
+        prog="qa", description="Answers questions from your documents, with exact citations."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
-    p.add_argument("--corpus", type=Path, help="documents folder (default: $QA_CORPUS_DIR "
-                   "or corpus/)")
+    p.add_argument(
+        "--corpus", type=Path, help="documents folder (default: $QA_CORPUS_DIR or corpus/)"
+    )
     p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -141,8 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--log-level", default="info",
-                   choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ask", help="ask one question from the command line")
@@ -166,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ValidationError as exc:
         problems = "; ".join(
-            f"QA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" if e["loc"]
+            f"QA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            if e["loc"]
             else str(e["msg"]).removeprefix("Value error, ")
             for e in exc.errors()
         )

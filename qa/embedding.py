@@ -100,7 +100,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no load-time bar
 
         try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -110,7 +110,7 @@ class SentenceTransformerEmbedder:
         tokenizer = self._model.tokenizer
         self._tokenizer = tokenizer
         dimension = self._model.get_embedding_dimension()
-        if not dimension:
+        if dimension is None or dimension <= 0:
             raise ModelError(f"the model in {path} does not report an embedding dimension")
         name = DEFAULT_MODEL if model == DEFAULT_MODEL else path.name
         self.identity = ModelIdentity(
@@ -118,7 +118,7 @@ class SentenceTransformerEmbedder:
             weights_sha256=weights_hash(path),
             dimension=int(dimension),
             # Room for the [CLS] and [SEP] tokens the model adds.
-            max_tokens=int(self._model.max_seq_length) - 2,
+            max_tokens=int(self._model.max_seq_length or 512) - 2,
         )
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

@@ -180,8 +180,9 @@ class Index:
         tmp.mkdir()
         try:
             files = self._write_files(tmp)
-            manifest = Manifest(**{**self.manifest.__dict__, "files": files,
-                                   "created_at": time.time()})
+            manifest = Manifest(
+                **{**self.manifest.__dict__, "files": files, "created_at": time.time()}
+            )
             _write_json(tmp / "manifest.json", manifest.to_json())
             _fsync_dir(tmp)
             final = index_dir / f"v-{time.time_ns()}-{uuid.uuid4().hex[:6]}"
@@ -200,8 +201,13 @@ class Index:
         _write_json(
             folder / "documents.json",
             [
-                {"doc_id": d.doc_id, "title": d.title, "metadata": dict(d.metadata),
-                 "content_hash": d.content_hash, "text": d.text}
+                {
+                    "doc_id": d.doc_id,
+                    "title": d.title,
+                    "metadata": dict(d.metadata),
+                    "content_hash": d.content_hash,
+                    "text": d.text,
+                }
                 for d in sorted(self.documents.values(), key=lambda d: d.doc_id)
             ],
         )
@@ -223,8 +229,9 @@ class Index:
             documents = _load_documents(folder / "documents.json")
             chunks = _load_chunks(folder / "chunks.json", documents)
         except (RuntimeError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise IndexCorruptError(f"the index in {index_dir} is damaged ({exc}): "
-                                    + REBUILD_HINT) from exc
+            raise IndexCorruptError(
+                f"the index in {index_dir} is damaged ({exc}): " + REBUILD_HINT
+            ) from exc
         return cls(vectors=vectors, chunks=chunks, documents=documents, manifest=manifest)
 
 
@@ -249,8 +256,9 @@ def _read_manifest(folder: Path) -> Manifest:
     try:
         manifest = Manifest.from_json(json.loads((folder / "manifest.json").read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexCorruptError(f"the manifest in {folder} is unreadable ({exc}): "
-                                + REBUILD_HINT) from exc
+        raise IndexCorruptError(
+            f"the manifest in {folder} is unreadable ({exc}): " + REBUILD_HINT
+        ) from exc
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"the index in {folder.parent} has format {manifest.format_version}, this version "
@@ -262,8 +270,13 @@ def _read_manifest(folder: Path) -> Manifest:
 def _load_documents(path: Path) -> dict[str, Document]:
     rows = json.loads(path.read_text("utf-8"))
     return {
-        r["doc_id"]: Document(doc_id=r["doc_id"], title=r["title"], text=r["text"],
-                              content_hash=r["content_hash"], metadata=r["metadata"])
+        r["doc_id"]: Document(
+            doc_id=r["doc_id"],
+            title=r["title"],
+            text=r["text"],
+            content_hash=r["content_hash"],
+            metadata=r["metadata"],
+        )
         for r in rows
     }
 
@@ -292,8 +305,7 @@ def _verify_file(path: Path, expected: Mapping[str, Any] | None) -> None:
     if path.stat().st_size != expected["size"]:
         raise IndexCorruptError(f"index file {path} is truncated or changed: " + REBUILD_HINT)
     if _file_fingerprint(path)["sha256"] != expected["sha256"]:
-        raise IndexCorruptError(f"index file {path} does not match its checksum: "
-                                + REBUILD_HINT)
+        raise IndexCorruptError(f"index file {path} does not match its checksum: " + REBUILD_HINT)
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -70,18 +70,22 @@ def build_index(
         raise ValueError("two documents share one doc_id")
 
     fresh = [d for d in ordered if _changed(d, old_docs)]
-    new_chunks = {d.doc_id: chunk_text(d.doc_id, d.text, count=embedder.count_tokens,
-                                       settings=settings) for d in fresh}
+    new_chunks = {
+        d.doc_id: chunk_text(d.doc_id, d.text, count=embedder.count_tokens, settings=settings)
+        for d in fresh
+    }
     flat = [c for d in fresh for c in new_chunks[d.doc_id]]
-    new_vectors = embedder.encode([c.text for c in flat], batch_size=batch_size,
-                                  progress=progress)
+    new_vectors = embedder.encode([c.text for c in flat], batch_size=batch_size, progress=progress)
 
     chunks, parts = _assemble(ordered, new_chunks, new_vectors, old_rows, previous)
     dim = embedder.identity.dimension
     vectors = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
     index = Index.create(
-        vectors=vectors, chunks=chunks, documents={d.doc_id: d for d in ordered},
-        model=embedder.identity.as_dict(), chunking=chunking_identity(settings),
+        vectors=vectors,
+        chunks=chunks,
+        documents={d.doc_id: d for d in ordered},
+        model=embedder.identity.as_dict(),
+        chunking=chunking_identity(settings),
     )
     current = {d.doc_id for d in ordered}
     stats = IndexStats(
@@ -149,7 +153,13 @@ def update_index(
     """Bring the index in `index_dir` up to date with `documents`, under the write lock."""
     with write_lock(index_dir):
         previous = load_previous(index_dir, expectation(embedder, settings), rebuild=rebuild)
-        index, stats = build_index(documents, embedder=embedder, settings=settings,
-                                   previous=previous, batch_size=batch_size, progress=progress)
+        index, stats = build_index(
+            documents,
+            embedder=embedder,
+            settings=settings,
+            previous=previous,
+            batch_size=batch_size,
+            progress=progress,
+        )
         index.save(index_dir)
     return stats

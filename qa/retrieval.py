@@ -37,7 +37,7 @@ class Retriever:
         self.index = index
 
     def embed_question(self, question: str) -> np.ndarray:
-        return self.embedder.encode([question])[0]
+        return np.asarray(self.embedder.encode([question])[0], dtype=np.float32)
 
     def search_vector(self, vector: np.ndarray, k: int) -> list[Passage]:
         scores, rows = self.index.search(vector[None, :], k)

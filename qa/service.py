@@ -34,11 +34,11 @@ class QAService:
     """Answers questions over one index with the embedder that built it."""
 
     def __init__(
-        self, *, embedder: Embedder, index: Index, answer: AnswerSettings = AnswerSettings()
+        self, *, embedder: Embedder, index: Index, answer: AnswerSettings | None = None
     ) -> None:
         self.embedder = embedder
         self.retriever = Retriever(embedder=embedder, index=index)
-        self.answer_settings = answer
+        self.answer_settings = answer or AnswerSettings()
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
@@ -60,8 +60,9 @@ class QAService:
         found = candidates(passages, limit=self.answer_settings.passages)
         similarities = self.embedder.encode([c.text for c in found]) @ vector
         answer = choose_answer(question, found, similarities, settings=self.answer_settings)
-        return AskResult(question=question, answer=answer, passages=passages,
-                         answerable=answer is not None)
+        return AskResult(
+            question=question, answer=answer, passages=passages, answerable=answer is not None
+        )
 
     def documents(self) -> list[Document]:
         return sorted(self.index.documents.values(), key=lambda d: d.doc_id)
@@ -76,6 +77,9 @@ class QAService:
 
     def health(self) -> Health:
         index = self.index
-        return Health(documents=len(index.documents), chunks=len(index.chunks),
-                      model=self.embedder.identity.name,
-                      index_version=index.manifest.created_at)
+        return Health(
+            documents=len(index.documents),
+            chunks=len(index.chunks),
+            model=self.embedder.identity.name,
+            index_version=index.manifest.created_at,
+        )

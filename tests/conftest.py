@@ -1,0 +1,186 @@
+"""Shared fixtures. The real model loads once per run; small indexes are built once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from qa.chunking import ChunkSettings, word_counter
+from qa.embedding import ModelIdentity
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+SHARED = REPO.parent / "shared"
+QA_BIN = Path(sys.executable).parent / "qa"
+DENMARK_QUESTION = "Which country offered to lead NATO's training mission in Iraq from 2021?"
+DENMARK_DOC = "denmark-additional-personnel-to-iraq.md"
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words hashing embedder for fast unit tests (no model)."""
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 254) -> None:
+        self.identity = ModelIdentity(
+            name="fake", weights_sha256="0" * 64, dimension=dimension, max_tokens=max_tokens
+        )
+        self.encoded: list[str] = []
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return word_counter(texts)
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: object = None
+    ) -> np.ndarray:
+        self.encoded.extend(texts)
+        out = np.zeros((len(texts), self.identity.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+                out[i, int.from_bytes(digest, "little") % self.identity.dimension] += 1.0
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+        return out
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def small_chunks() -> ChunkSettings:
+    return ChunkSettings(max_tokens=40, overlap_tokens=10)
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    from qa.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
+    """The real corpus indexed with the real model into a temporary folder."""
+    from qa.config import Settings
+    from qa.corpus import scan_corpus
+    from qa.indexing import update_index
+    from qa.service import chunk_settings
+
+    index_dir = tmp_path_factory.mktemp("index")
+    update_index(
+        scan_corpus(CORPUS).documents,
+        index_dir=index_dir,
+        embedder=embedder,
+        settings=chunk_settings(Settings()),
+    )
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def service(corpus_index_dir: Path, embedder):  # type: ignore[no-untyped-def]
+    from qa.config import Settings
+    from qa.service import QAService
+
+    return QAService.from_settings(Settings(index_dir=corpus_index_dir), embedder)
+
+
+@pytest.fixture(scope="session")
+def client(service):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    with TestClient(create_app(service_factory=lambda: service)) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(
+    index_dir: Path,
+    log: Path,
+    *,
+    extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> Server:
+    """A real `qa serve` process on loopback, returned once /health answers 200."""
+    port = free_port()
+    cmd = [str(QA_BIN), "serve", "--index", str(index_dir), "--port", str(port), *extra]
+    with log.open("wb") as fh:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"qa serve exited with {proc.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(server.url + "/health", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    stop_server(server)
+    raise RuntimeError(f"qa serve did not become ready:\n{server.output()}")
+
+
+def stop_server(server: Server, sig: int = signal.SIGTERM) -> int:
+    if server.process.poll() is None:
+        server.process.send_signal(sig)
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+    return server.process.returncode
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    corpus_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    server = start_server(corpus_index_dir, log)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target

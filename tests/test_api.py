@@ -1,0 +1,110 @@
+"""The real app over the real model and a real FAISS index, through TestClient."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.api import create_app
+from qa.config import Settings
+from tests.conftest import DENMARK_DOC, DENMARK_QUESTION
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_denmark_question_cites_the_denmark_passage_exactly(client: TestClient) -> None:
+    r = client.post("/ask", json={"question": DENMARK_QUESTION})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["answerable"] is True
+    assert len(body["passages"]) == 5
+    first = body["passages"][0]
+    assert first["doc_id"] == DENMARK_DOC and first["rank"] == 1
+    assert "Denmark offered" in first["text"]
+    assert "Denmark offered" in body["answer"]["text"]
+    assert 0.0 <= body["answer"]["confidence"] <= 1.0
+    texts: dict[str, str] = {}
+    for p in body["passages"]:
+        doc = texts.setdefault(p["doc_id"], client.get(f"/documents/{p['doc_id']}").json()["text"])
+        assert doc[p["start"] : p["end"]] == p["text"]
+        assert (
+            set(p["scores"]) == {"dense", "lexical", "fused"} and p["score"] == p["scores"]["fused"]
+        )
+    a = body["answer"]
+    assert texts[a["doc_id"]][a["start"] : a["end"]] == a["text"]
+
+
+def test_an_off_topic_question_abstains_but_still_lists_passages(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "How do I bake sourdough bread?", "k": 3}).json()
+    assert body["answerable"] is False and body["answer"] is None
+    assert len(body["passages"]) == 3
+
+
+def test_documents_list_and_detail(client: TestClient) -> None:
+    listing = client.get("/documents").json()["documents"]
+    assert [d["doc_id"] for d in listing] == sorted(d["doc_id"] for d in listing)
+    assert {d["doc_id"] for d in listing} >= {DENMARK_DOC}
+    detail = client.get(f"/documents/{DENMARK_DOC}").json()
+    assert detail["title"] == "Denmark to send additional 285 military personnel to Iraq"
+    assert detail["metadata"] == {"source": "Rudaw"}
+    assert detail["text"].startswith("In its capacity with the NATO mission")
+
+
+def test_health_reports_counts_and_model(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["documents"] == 3 and body["chunks"] >= 3
+    assert body["model"] == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "fragment"),
+    [
+        ({"question": "   "}, 422, "question is empty"),
+        ({"question": "x" * 2001}, 422, "at most 2000"),
+        ({"question": "ok", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
+        ({"question": "ok", "k": 51}, 422, "k: Input should be less than or equal to 50"),
+        ({"question": "ok", "k": "five"}, 422, "k: Input should be a valid integer"),
+        ({"question": 42}, 422, "question: Input should be a valid string"),
+        ({}, 422, "question: Field required"),
+        ({"question": "ok", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_requests_get_a_json_message(
+    client: TestClient, payload: object, status: int, fragment: str
+) -> None:
+    r = client.post("/ask", json=payload)
+    assert r.status_code == status
+    body = r.json()
+    assert body["error"] == "invalid_request"
+    assert fragment in body["message"]
+
+
+def test_question_is_trimmed_before_its_length_is_checked(client: TestClient) -> None:
+    r = client.post("/ask", json={"question": "  " + "why " * 499 + "   ", "k": 1})
+    assert r.status_code == 200
+    assert r.json()["question"] == ("why " * 499).strip()
+
+
+def test_malformed_json_and_unknown_routes(client: TestClient) -> None:
+    r = client.post("/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "JSON" in r.json()["message"]
+    r = client.get("/documents/no-such.md")
+    assert r.status_code == 404 and "GET /documents lists the ids" in r.json()["message"]
+    assert client.get("/nope").json()["error"] == "http_error"
+    assert client.get("/ask").status_code == 405
+
+
+def test_unloadable_index_gives_503_with_the_fix(tmp_path: Path) -> None:
+    app = create_app(Settings(index_dir=tmp_path / "missing"))
+    with TestClient(app) as c:
+        for r in (c.post("/ask", json={"question": "hi"}), c.get("/health"), c.get("/documents")):
+            assert r.status_code == 503
+            assert "run `qa index`" in r.json()["message"]
+
+
+def test_openapi_documents_the_endpoints(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/ask", "/documents", "/documents/{doc_id}", "/health"} <= set(paths)
+    assert client.get("/docs").status_code == 200

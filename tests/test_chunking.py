@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qa.chunking import ChunkSettings, chunk_text, split_sentences, word_counter
+
+ALPHABET = st.characters(
+    codec="utf-8", categories=("L", "M", "N", "P", "S", "Z", "Cc"), exclude_characters="\x00"
+)
+TEXTS = st.text(alphabet=ALPHABET, max_size=1500) | st.lists(
+    st.sampled_from(
+        [
+            "Hello world.",
+            "Dr. Who?",
+            " ",
+            "\n\n",
+            "\t",
+            "U.S.-led",
+            "x" * 90,
+            "Zenkevičius",
+            "“Quoted.”",
+            "émoji 🚀.",
+            "days.15 men",
+            "a\u00a0b",
+            "\r\n",
+        ]
+    ),
+    max_size=120,
+).map("".join)
+
+
+def char_counter(texts: list[str]) -> list[int]:
+    """A crude counter that makes long words overflow, to exercise character splits."""
+    return [max(1, len(t) // 4) for t in texts]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXTS, size=st.integers(8, 60), overlap=st.integers(0, 7))
+def test_every_chunk_slices_back_exactly_and_covers_the_text(
+    text: str, size: int, overlap: int
+) -> None:
+    for counter in (word_counter, char_counter):
+        chunks = chunk_text("d", text, count=counter, settings=ChunkSettings(size, overlap))
+        covered = [False] * len(text)
+        for c in chunks:
+            assert text[c.start : c.end] == c.text
+            assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
+            assert counter([c.text])[0] <= size, "a chunk would be truncated by the model"
+            for i in range(c.start, c.end):
+                covered[i] = True
+        missing = [i for i, ch in enumerate(text) if not ch.isspace() and not covered[i]]
+        assert missing == [], f"characters outside every chunk: {missing[:5]}"
+        starts = [c.start for c in chunks]
+        assert starts == sorted(starts) and len(set(starts)) == len(starts)
+
+
+@given(text=TEXTS)
+def test_sentences_are_trimmed_ordered_spans(text: str) -> None:
+    spans = split_sentences(text)
+    for a, b in zip(spans, spans[1:], strict=False):
+        assert a.end <= b.start
+    for s in spans:
+        piece = text[s.start : s.end]
+        assert piece == piece.strip() and piece
+
+
+def test_sentence_rules_on_news_text() -> None:
+    text = (
+        "The Staff is in touch with the troops.Minister Karoblis will comment at 1245 today. "
+        "Training was halted for a few days.15 soldiers serve with the U.S. Army in Iraq. "
+        "Dr. Smith agreed.\n\nA new paragraph"
+    )
+    got = [text[s.start : s.end] for s in split_sentences(text)]
+    assert got == [
+        "The Staff is in touch with the troops.",
+        "Minister Karoblis will comment at 1245 today.",
+        "Training was halted for a few days.",
+        "15 soldiers serve with the U.S. Army in Iraq.",
+        "Dr. Smith agreed.",
+        "A new paragraph",
+    ]
+
+
+def test_decimals_and_urls_do_not_split() -> None:
+    text = "Growth was 3.5 percent, see example.com for more."
+    assert [text[s.start : s.end] for s in split_sentences(text)] == [text]
+
+
+def test_overlap_repeats_whole_sentences() -> None:
+    sentences = [f"Sentence number {i} is here." for i in range(12)]
+    text = " ".join(sentences)
+    chunks = chunk_text("d", text, count=word_counter, settings=ChunkSettings(20, 7))
+    assert len(chunks) > 2
+    for prev, nxt in zip(chunks, chunks[1:], strict=False):
+        assert nxt.start < prev.end, "consecutive chunks should overlap"
+        assert text[nxt.start : prev.end] in sentences or text[nxt.start : prev.end].endswith(".")
+
+
+def test_one_giant_word_is_split_to_fit() -> None:
+    text = "a" * 1000
+    chunks = chunk_text("d", text, count=char_counter, settings=ChunkSettings(50, 0))
+    assert "".join(c.text for c in chunks) == text
+    assert all(char_counter([c.text])[0] <= 50 for c in chunks)
+
+
+def test_whitespace_only_text_has_no_chunks() -> None:
+    assert chunk_text("d", " \n\t ", count=word_counter) == []
+
+
+def test_real_tokenizer_limits_hold_on_the_corpus(embedder) -> None:  # type: ignore[no-untyped-def]
+    from qa.corpus import scan_corpus
+    from tests.conftest import CORPUS
+
+    limit = ChunkSettings(60, 15)
+    for doc in scan_corpus(CORPUS).documents:
+        chunks = chunk_text(doc.doc_id, doc.text, count=embedder.count_tokens, settings=limit)
+        assert chunks
+        assert max(embedder.count_tokens([c.text for c in chunks])) <= 60
+        assert all(doc.text[c.start : c.end] == c.text for c in chunks)

@@ -1,0 +1,92 @@
+"""The `qa` command as a person runs it: real processes, real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DENMARK_DOC, DENMARK_QUESTION, QA_BIN
+
+pytestmark = pytest.mark.slow
+
+
+def qa(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(QA_BIN), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def test_index_then_ask_from_the_command_line(tmp_path: Path, corpus_copy: Path) -> None:
+    index = tmp_path / "index"
+    (corpus_copy / "notes.pdf").write_bytes(b"%PDF")
+    built = qa("index", "--corpus", str(corpus_copy), "--index", str(index))
+    assert built.returncode == 0, built.stderr
+    assert "indexed 3 documents" in built.stdout and "3 added" in built.stdout
+    assert "skipped notes.pdf" in built.stderr
+    again = qa("index", "--corpus", str(corpus_copy), "--index", str(index), "--quiet")
+    assert "3 unchanged; 0 chunks embedded" in again.stdout
+
+    human = qa("ask", DENMARK_QUESTION, "--index", str(index), "--k", "2")
+    assert human.returncode == 0, human.stderr
+    assert human.stdout.startswith("Answer (confidence ")
+    assert f"{DENMARK_DOC} [" in human.stdout
+
+    as_json = qa("ask", DENMARK_QUESTION, "--json", "--k", "3", env={"QA_INDEX_DIR": str(index)})
+    body = json.loads(as_json.stdout)
+    assert body["passages"][0]["doc_id"] == DENMARK_DOC and len(body["passages"]) == 3
+
+
+def test_cli_errors_are_one_clear_line_and_a_nonzero_exit(tmp_path: Path) -> None:
+    missing = qa("ask", "anything", "--index", str(tmp_path / "none"))
+    assert missing.returncode == 1
+    assert missing.stderr.strip().startswith("qa: error: no index in")
+    assert "Traceback" not in missing.stderr
+
+    bad_k = qa("ask", "anything", "--k", "99", "--index", str(tmp_path))
+    assert bad_k.returncode == 1 and "--k must be between 1 and 50" in bad_k.stderr
+
+    no_corpus = qa("index", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "i"))
+    assert no_corpus.returncode == 1 and "does not exist" in no_corpus.stderr
+
+    bad_setting = qa("index", env={"QA_CHUNK_OVERLAP": "500"})
+    assert bad_setting.returncode == 1
+    assert "must be smaller than QA_CHUNK_TOKENS" in bad_setting.stderr
+
+    bad_model = qa(
+        "index",
+        "--corpus",
+        str(tmp_path),
+        "--index",
+        str(tmp_path / "i"),
+        env={"QA_MODEL": str(tmp_path)},
+    )
+    assert bad_model.returncode == 1
+    assert "not a sentence-transformers model directory" in bad_model.stderr
+
+    serve_nothing = qa("serve", "--index", str(tmp_path / "none"))
+    assert serve_nothing.returncode == 1 and "run `qa index`" in serve_nothing.stderr
+
+    usage = qa("frobnicate")
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+def test_a_mismatched_index_asks_for_a_rebuild(tmp_path: Path, corpus_copy: Path) -> None:
+    index = str(tmp_path / "index")
+    assert qa("index", "--corpus", str(corpus_copy), "--index", index, "--quiet").returncode == 0
+    other = {"QA_CHUNK_TOKENS": "120", "QA_CHUNK_OVERLAP": "20"}
+    mismatch = qa("ask", "Denmark?", "--index", index, env=other)
+    assert mismatch.returncode == 1 and "qa index --rebuild" in mismatch.stderr
+    rebuilt = qa("index", "--corpus", str(corpus_copy), "--index", index, "--rebuild", env=other)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert qa("ask", "Denmark?", "--index", index, env=other).returncode == 0

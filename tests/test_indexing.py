@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.chunking import ChunkSettings
+from qa.corpus import make_document, scan_corpus
+from qa.errors import IndexMismatchError
+from qa.index import Index
+from qa.indexing import update_index
+from tests.conftest import FakeEmbedder
+
+
+def docs(**texts: str) -> list:  # type: ignore[type-arg]
+    return [make_document(f"{name}.md", text) for name, text in texts.items()]
+
+
+def test_incremental_update_embeds_only_what_changed(
+    tmp_path: Path, small_chunks: ChunkSettings
+) -> None:
+    emb = FakeEmbedder()
+    first = update_index(
+        docs(a="Alpha one. Alpha two.", b="Beta one.", c="Gamma one."),
+        index_dir=tmp_path,
+        embedder=emb,
+        settings=small_chunks,
+    )
+    assert (first.added, first.embedded_chunks) == (3, 3)
+    emb.encoded.clear()
+    stats = update_index(
+        docs(a="Alpha one. Alpha two.", b="Beta changed.", d="Delta new."),
+        index_dir=tmp_path,
+        embedder=emb,
+        settings=small_chunks,
+    )
+    assert emb.encoded == ["Beta changed.", "Delta new."]
+    assert (stats.added, stats.updated, stats.removed, stats.unchanged) == (1, 1, 1, 1)
+    index = Index.load(tmp_path)
+    assert sorted(index.documents) == ["a.md", "b.md", "d.md"]
+    assert {c.doc_id for c in index.chunks} == {"a.md", "b.md", "d.md"}
+    # Reused vectors are the very vectors a fresh build computes.
+    fresh = FakeEmbedder().encode([c.text for c in index.chunks])
+    assert np.allclose(index.vectors(list(range(len(index.chunks)))), fresh, atol=1e-6)
+
+
+def test_rebuild_embeds_everything_again(tmp_path: Path, small_chunks: ChunkSettings) -> None:
+    emb = FakeEmbedder()
+    update_index(
+        docs(a="Alpha.", b="Beta."), index_dir=tmp_path, embedder=emb, settings=small_chunks
+    )
+    stats = update_index(
+        docs(a="Alpha.", b="Beta."),
+        index_dir=tmp_path,
+        embedder=emb,
+        settings=small_chunks,
+        rebuild=True,
+    )
+    assert stats.embedded_chunks == 2
+
+
+def test_changed_settings_need_rebuild(tmp_path: Path, small_chunks: ChunkSettings) -> None:
+    emb = FakeEmbedder()
+    update_index(docs(a="Alpha."), index_dir=tmp_path, embedder=emb, settings=small_chunks)
+    with pytest.raises(IndexMismatchError, match="qa index --rebuild"):
+        update_index(
+            docs(a="Alpha."), index_dir=tmp_path, embedder=emb, settings=ChunkSettings(30, 5)
+        )
+    stats = update_index(
+        docs(a="Alpha."),
+        index_dir=tmp_path,
+        embedder=emb,
+        settings=ChunkSettings(30, 5),
+        rebuild=True,
+    )
+    assert stats.chunks == 1
+
+
+def test_empty_corpus_gives_an_empty_but_valid_index(
+    tmp_path: Path, small_chunks: ChunkSettings
+) -> None:
+    stats = update_index([], index_dir=tmp_path, embedder=FakeEmbedder(), settings=small_chunks)
+    assert (stats.documents, stats.chunks) == (0, 0)
+    assert Index.load(tmp_path).search(np.ones((1, 64), np.float32), 5)[1].shape == (1, 0)
+
+
+@pytest.mark.slow
+def test_real_model_incremental_index_of_the_corpus(
+    tmp_path: Path, corpus_copy: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    settings = ChunkSettings(200, 40)
+    index_dir = tmp_path / "index"
+    first = update_index(
+        scan_corpus(corpus_copy).documents,
+        index_dir=index_dir,
+        embedder=embedder,
+        settings=settings,
+    )
+    assert (first.documents, first.added) == (3, 3)
+    before = Index.load(index_dir)
+    target = corpus_copy / "denmark-additional-personnel-to-iraq.md"
+    target.write_text(
+        target.read_text(encoding="utf-8") + "\n\nA new closing line.", encoding="utf-8"
+    )
+    (corpus_copy / "lithuania-global-coalition-contribution.md").unlink()
+    second = update_index(
+        scan_corpus(corpus_copy).documents,
+        index_dir=index_dir,
+        embedder=embedder,
+        settings=settings,
+    )
+    assert (second.updated, second.removed, second.unchanged) == (1, 1, 1)
+    after = Index.load(index_dir)
+    denmark = [c for c in after.chunks if c.doc_id.startswith("denmark")]
+    assert second.embedded_chunks == len(denmark)
+    kept = "lithuanian-troops-in-iraq-are-safe.md"
+    old_rows = before.rows_by_document()[kept]
+    new_rows = after.rows_by_document()[kept]
+    assert np.array_equal(before.vectors(old_rows), after.vectors(new_rows))

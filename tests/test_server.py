@@ -1,0 +1,53 @@
+"""A real `qa serve` process on loopback: the transport, start-up and shutdown."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import DENMARK_DOC, DENMARK_QUESTION, Server, start_server, stop_server
+
+pytestmark = pytest.mark.slow
+
+
+def test_ask_over_http_and_every_citation_slices_back(live_server: Server) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        body = http.post("/ask", json={"question": DENMARK_QUESTION, "k": 5}).json()
+        assert body["passages"][0]["doc_id"] == DENMARK_DOC
+        for p in body["passages"]:
+            text = http.get(f"/documents/{p['doc_id']}").json()["text"]
+            assert text[p["start"] : p["end"]] == p["text"]
+        r = http.post(
+            "/ask",
+            content=b'{"question": "\xff\xfe"}',
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 400 and "UTF-8 JSON" in r.json()["message"]
+        assert http.get("/").headers["content-type"].startswith("text/html")
+
+
+def test_sigterm_lets_in_flight_requests_finish(corpus_index_dir: Path, tmp_path: Path) -> None:
+    server = start_server(corpus_index_dir, tmp_path / "serve.log")
+    results: list[int] = []
+
+    def ask() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            results.append(http.post("/ask", json={"question": DENMARK_QUESTION}).status_code)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    # Give the requests time to reach the server before it is told to stop.
+    threading.Event().wait(0.3)
+    code = stop_server(server, signal.SIGTERM)
+    for t in threads:
+        t.join(timeout=60)
+    # uvicorn re-raises the signal after a clean shutdown, as a well-behaved daemon does.
+    assert code in (0, -signal.SIGTERM), server.output()
+    assert results == [200, 200, 200, 200]
+    log = server.output()
+    assert log.index("Shutting down") < log.index("Finished server process")
