@@ -1,0 +1,521 @@
+"""Evaluation: question sets, relevance, pure metrics and the report behind `qa eval`.
+
+Nothing here loads a model or an index: every function is a function of plain
+values and of the dataclasses in `qa.types`, so each number can be checked by
+hand. The runner that asks the questions receives an `ask` callable.
+
+Question sets
+    `GoldSpan(doc_id, start, end)`: a gold paragraph, a half-open character span
+    of a document's text. `EvalQuestion(question, answers, unanswerable, gold=(),
+    qid="", tags=())`: gold answer texts (empty exactly when `unanswerable`).
+
+Loaders (every malformed input raises ValueError saying where and what)
+    `load_squad(path) -> (documents, questions)`: SQuAD 2.0 JSON. One Document
+    per article: doc_id `f"{slug(title)}.md"`, title with underscores as
+    spaces, text = the paragraphs' contexts joined by a blank line, metadata
+    `{"source": "SQuAD 2.0 dev"}`. Each question's gold span is its
+    paragraph's span in that text; answers are its distinct answer texts;
+    `is_impossible` questions are unanswerable (their `plausible_answers` are
+    ignored).
+    `load_jsonl(path) -> questions`: one JSON object per line, either
+    `{"question": ..., "answers": [...]}` or `{"question": ..., "unanswerable":
+    true}`, with optional `"id"` (default `"line-N"`) and `"tags"` (list of
+    strings). Blank lines are skipped; unknown keys are errors (they are
+    usually typos).
+    `load_dataset(path) -> (documents or None, questions)`: SQuAD when the file
+    is one JSON object with "data" and "version" keys, JSONL otherwise.
+
+Relevance
+    A chunk is a hit for a question with gold spans when it lies in a gold
+    span's document, overlaps that span, and its text contains a gold answer;
+    without gold spans (JSONL) when its text contains a gold answer. "Contains"
+    compares case-folded text with runs of whitespace collapsed
+    (`normalize_text`). Unanswerable questions have no hits.
+
+Metrics (relevances are 0/1 flags of the returned passages, best first)
+    `hit_at_k(rels, k)`: 1.0 if a relevant passage is in the top k, else 0.0.
+    `reciprocal_rank(rels, *, k=10)`: 1/rank of the first relevant passage in
+    the top k, else 0.0.
+    `ndcg_at_k(rels, *, k=10)`: binary gains, discount 1/log2(rank + 1). The
+    ideal DCG puts min(R, k) relevant passages first, where R counts the
+    relevant passages in the whole returned list: the true number of relevant
+    chunks in a corpus is unknown, so nDCG here measures the ordering of what
+    was returned, while a list with no hit scores 0.0.
+    `answer_contains_gold(answer_text, answers)`: the normalised answer text
+    contains a normalised gold answer; None (an abstention) is never correct.
+    `percentile(values, q)`: linear interpolation, like numpy's default.
+    `abstention_precision` / `abstention_recall` (keyword-only `abstained`,
+    `unanswerable`): the positive class is "should abstain"; precision =
+    correct abstentions / abstentions, recall = correct abstentions /
+    unanswerable questions; None when the denominator is 0.
+
+Report
+    `EvalRecord(question, relevances, answer, abstained, latency_s)`: one asked
+    question; `record_from_result` builds one from an `AskResult`, and
+    `evaluate(questions, ask)` asks every question and times it.
+    `summarize(records) -> EvalReport`: hit@1/3/5/10, MRR@10 and nDCG@10 averaged
+    over answerable questions; answer accuracy (answerable questions whose
+    answer contains a gold answer, an abstention counting as wrong);
+    abstention precision and recall; latency p50 and p95 in milliseconds over
+    all questions; counts. A metric without questions to average is None.
+    `format_table({"dense": report, ...})`: a plain-text table, one column per
+    method, numbers to 3 decimals, "n/a" for None.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.types import AskResult, Chunk, Document, Passage
+
+SQUAD_SOURCE = "SQuAD 2.0 dev"
+_PARAGRAPH_SEPARATOR = "\n\n"
+_JSONL_KEYS = frozenset({"id", "question", "answers", "unanswerable", "tags"})
+
+
+# ---------------------------------------------------------------- question sets
+
+
+@dataclass(frozen=True)
+class GoldSpan:
+    """A gold paragraph: `document.text[start:end]` in the document `doc_id`."""
+
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """One question with its gold answers; `answers` is empty exactly when unanswerable."""
+
+    question: str
+    answers: tuple[str, ...] = ()
+    unanswerable: bool = False
+    gold: tuple[GoldSpan, ...] = ()
+    qid: str = ""
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.question.strip():
+            raise ValueError("a question must not be empty")
+        if self.unanswerable == bool(self.answers):
+            raise ValueError(
+                f"question {self.question!r}: give gold answers or mark it unanswerable, not both"
+                " or neither"
+            )
+        if any(not normalize_text(answer) for answer in self.answers):
+            raise ValueError(f"question {self.question!r}: a gold answer is blank")
+
+
+# ---------------------------------------------------------------- loaders
+
+
+def slug(title: str) -> str:
+    """A stable file-name-like id: ASCII letters and digits, runs of others as '-'."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+
+
+def load_squad(path: str | Path) -> tuple[list[Document], list[EvalQuestion]]:
+    """Documents and questions of a SQuAD 2.0 JSON file (see the module docstring)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not _is_squad(data):
+        raise ValueError(f"{path}: not SQuAD JSON (expected an object with 'data' and 'version')")
+    return _parse_squad(data, source=str(path))
+
+
+def _is_squad(data: Any) -> bool:
+    return isinstance(data, dict) and "data" in data and "version" in data
+
+
+def _parse_squad(
+    data: Mapping[str, Any], *, source: str
+) -> tuple[list[Document], list[EvalQuestion]]:
+    documents: list[Document] = []
+    questions: list[EvalQuestion] = []
+    for number, article in enumerate(data["data"], start=1):
+        try:
+            document, article_questions = _parse_article(article)
+        except (KeyError, TypeError, ValueError) as error:
+            problem = f"missing key {error}" if isinstance(error, KeyError) else str(error)
+            raise ValueError(f"{source}: article {number}: {problem}") from error
+        if any(known.doc_id == document.doc_id for known in documents):
+            raise ValueError(f"{source}: two articles share the id {document.doc_id!r}")
+        documents.append(document)
+        questions.extend(article_questions)
+    return documents, questions
+
+
+def _parse_article(article: Mapping[str, Any]) -> tuple[Document, list[EvalQuestion]]:
+    title = str(article["title"])
+    doc_id = f"{slug(title) or 'article'}.md"
+    paragraphs = article["paragraphs"]
+    contexts = [str(paragraph["context"]) for paragraph in paragraphs]
+    text = _PARAGRAPH_SEPARATOR.join(contexts)
+    questions: list[EvalQuestion] = []
+    start = 0
+    for paragraph, context in zip(paragraphs, contexts, strict=True):
+        span = GoldSpan(doc_id, start, start + len(context))
+        questions.extend(_squad_question(qa, span) for qa in paragraph["qas"])
+        start = span.end + len(_PARAGRAPH_SEPARATOR)
+    document = Document(
+        doc_id=doc_id,
+        title=title.replace("_", " "),
+        text=text,
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        metadata={"source": SQUAD_SOURCE},
+    )
+    return document, questions
+
+
+def _squad_question(qa: Mapping[str, Any], span: GoldSpan) -> EvalQuestion:
+    unanswerable = bool(qa.get("is_impossible", False))
+    # dict.fromkeys keeps the first-seen order: annotators often repeat one answer.
+    answers = () if unanswerable else tuple(dict.fromkeys(str(a["text"]) for a in qa["answers"]))
+    return EvalQuestion(
+        question=str(qa["question"]),
+        answers=answers,
+        unanswerable=unanswerable,
+        gold=(span,),
+        qid=str(qa["id"]),
+    )
+
+
+def load_jsonl(path: str | Path) -> list[EvalQuestion]:
+    """Questions of a JSONL file (see the module docstring); ValueError names the bad line."""
+    return _parse_jsonl(Path(path).read_text(encoding="utf-8"), source=str(path))
+
+
+def _parse_jsonl(text: str, *, source: str) -> list[EvalQuestion]:
+    questions: list[EvalQuestion] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            question = _parse_jsonl_line(line, number=number)
+        except ValueError as error:
+            raise ValueError(f"{source}: line {number}: {error}") from None
+        if question.qid in seen:
+            raise ValueError(f"{source}: line {number}: duplicate id {question.qid!r}")
+        seen.add(question.qid)
+        questions.append(question)
+    if not questions:
+        raise ValueError(f"{source}: no questions found")
+    return questions
+
+
+def _parse_jsonl_line(line: str, *, number: int) -> EvalQuestion:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"invalid JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    unknown = sorted(set(record) - _JSONL_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))}")
+    question = record.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("'question' must be a non-empty string")
+    answers = _string_list(record.get("answers", []), key="answers")
+    unanswerable = record.get("unanswerable", False)
+    if not isinstance(unanswerable, bool):
+        raise ValueError("'unanswerable' must be true or false")
+    if unanswerable == bool(answers):
+        raise ValueError("give either a non-empty 'answers' list or \"unanswerable\": true")
+    qid = record.get("id", f"line-{number}")
+    if not isinstance(qid, str) or not qid.strip():
+        raise ValueError("'id' must be a non-empty string")
+    tags = _string_list(record.get("tags", []), key="tags")
+    return EvalQuestion(
+        question=question,
+        answers=tuple(answers),
+        unanswerable=unanswerable,
+        qid=qid,
+        tags=tuple(tags),
+    )
+
+
+def _string_list(value: Any, *, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError(f"{key!r} must be a list of non-empty strings")
+    return value
+
+
+def load_dataset(path: str | Path) -> tuple[list[Document] | None, list[EvalQuestion]]:
+    """SQuAD JSON (documents and questions) or JSONL (questions only), told apart by content."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None  # more than one JSON value: JSONL
+    if _is_squad(data):
+        return _parse_squad(data, source=str(path))
+    return None, _parse_jsonl(text, source=str(path))
+
+
+# ---------------------------------------------------------------- relevance
+
+
+def normalize_text(text: str) -> str:
+    """Case-folded, with every run of whitespace collapsed to one space."""
+    return " ".join(text.split()).casefold()
+
+
+def contains_answer(text: str, answers: Iterable[str]) -> bool:
+    """Whether `text` contains any non-blank answer, compared normalised."""
+    haystack = normalize_text(text)
+    return any(needle and needle in haystack for needle in map(normalize_text, answers))
+
+
+def is_hit(chunk: Chunk, question: EvalQuestion) -> bool:
+    """Whether a retrieved chunk answers the question (see the module docstring)."""
+    if not contains_answer(chunk.text, question.answers):
+        return False
+    if not question.gold:
+        return True
+    return any(
+        span.doc_id == chunk.doc_id and chunk.start < span.end and span.start < chunk.end
+        for span in question.gold
+    )
+
+
+def relevances(passages: Sequence[Passage], question: EvalQuestion) -> tuple[bool, ...]:
+    """One relevance flag per passage, in the order given."""
+    return tuple(is_hit(passage.chunk, question) for passage in passages)
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+
+
+def hit_at_k(relevances: Sequence[int], k: int) -> float:
+    """1.0 when one of the first k passages is relevant, else 0.0."""
+    _check_k(k)
+    return 1.0 if any(relevances[:k]) else 0.0
+
+
+def reciprocal_rank(relevances: Sequence[int], *, k: int = 10) -> float:
+    """1 / rank of the first relevant passage among the first k; 0.0 when there is none."""
+    _check_k(k)
+    for rank, relevant in enumerate(relevances[:k], start=1):
+        if relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(relevances: Sequence[int], *, k: int = 10) -> float:
+    """Binary-gain nDCG@k; the ideal ranks min(relevant in the list, k) hits first."""
+    _check_k(k)
+    dcg = sum(1.0 / math.log2(rank + 1) for rank, r in enumerate(relevances[:k], 1) if r)
+    ideal_hits = min(sum(1 for r in relevances if r), k)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, ideal_hits + 1))
+    return dcg / ideal if ideal else 0.0
+
+
+def answer_contains_gold(answer_text: str | None, answers: Sequence[str]) -> bool:
+    """Whether the answer contains a gold answer (normalised); an abstention (None) is wrong."""
+    return answer_text is not None and contains_answer(answer_text, answers)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), interpolating linearly like numpy's default method."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError(f"q must be within [0, 100], got {q}")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _abstention_counts(
+    abstained: Sequence[bool], unanswerable: Sequence[bool]
+) -> tuple[int, int, int]:
+    if len(abstained) != len(unanswerable):
+        raise ValueError(f"{len(abstained)} abstention flags for {len(unanswerable)} questions")
+    correct = sum(1 for a, u in zip(abstained, unanswerable, strict=True) if a and u)
+    return correct, sum(map(bool, abstained)), sum(map(bool, unanswerable))
+
+
+def abstention_precision(
+    *, abstained: Sequence[bool], unanswerable: Sequence[bool]
+) -> float | None:
+    """Correct abstentions / all abstentions; None when nothing was abstained on."""
+    correct, abstentions, _ = _abstention_counts(abstained, unanswerable)
+    return correct / abstentions if abstentions else None
+
+
+def abstention_recall(*, abstained: Sequence[bool], unanswerable: Sequence[bool]) -> float | None:
+    """Correct abstentions / all unanswerable questions; None when none is unanswerable."""
+    correct, _, impossible = _abstention_counts(abstained, unanswerable)
+    return correct / impossible if impossible else None
+
+
+# ---------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """What one method did with one question."""
+
+    question: EvalQuestion
+    relevances: tuple[bool, ...]
+    answer: str | None
+    abstained: bool
+    latency_s: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.latency_s) and self.latency_s >= 0):
+            raise ValueError(
+                f"latency must be a finite number of seconds >= 0, not {self.latency_s}"
+            )
+
+
+def record_from_result(
+    question: EvalQuestion, result: AskResult, *, latency_s: float
+) -> EvalRecord:
+    """Score one AskResult: no answer, or an answer marked not answerable, is an abstention."""
+    abstained = result.answer is None or not result.answerable
+    return EvalRecord(
+        question=question,
+        relevances=relevances(result.passages, question),
+        answer=None if result.answer is None else result.answer.text,
+        abstained=abstained,
+        latency_s=latency_s,
+    )
+
+
+def evaluate(
+    questions: Iterable[EvalQuestion],
+    ask: Callable[[str], AskResult],
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[EvalRecord]:
+    """Ask every question in order and time each call with `clock` (seconds)."""
+    records = []
+    for question in questions:
+        started = clock()
+        result = ask(question.question)
+        records.append(record_from_result(question, result, latency_s=clock() - started))
+    return records
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Aggregate metrics of one method; None where there was nothing to average."""
+
+    hit_at_1: float | None
+    hit_at_3: float | None
+    hit_at_5: float | None
+    hit_at_10: float | None
+    mrr_at_10: float | None
+    ndcg_at_10: float | None
+    answer_accuracy: float | None
+    abstention_precision: float | None
+    abstention_recall: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    questions: int
+    answerable: int
+    unanswerable: int
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """The metrics by field name (JSON-ready)."""
+        return asdict(self)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def summarize(records: Sequence[EvalRecord]) -> EvalReport:
+    """Aggregate one method's records (see the module docstring for each definition)."""
+    answerable = [r for r in records if not r.question.unanswerable]
+    hits = {k: _mean([hit_at_k(r.relevances, k) for r in answerable]) for k in (1, 3, 5, 10)}
+    # An abstention on an answerable question is a wrong answer, whatever was retrieved.
+    correct = [
+        float(not r.abstained and answer_contains_gold(r.answer, r.question.answers))
+        for r in answerable
+    ]
+    abstained = [r.abstained for r in records]
+    impossible = [r.question.unanswerable for r in records]
+    latencies_ms = [r.latency_s * 1000 for r in records]
+    return EvalReport(
+        hit_at_1=hits[1],
+        hit_at_3=hits[3],
+        hit_at_5=hits[5],
+        hit_at_10=hits[10],
+        mrr_at_10=_mean([reciprocal_rank(r.relevances, k=10) for r in answerable]),
+        ndcg_at_10=_mean([ndcg_at_k(r.relevances, k=10) for r in answerable]),
+        answer_accuracy=_mean(correct),
+        abstention_precision=abstention_precision(abstained=abstained, unanswerable=impossible),
+        abstention_recall=abstention_recall(abstained=abstained, unanswerable=impossible),
+        latency_p50_ms=percentile(latencies_ms, 50) if records else None,
+        latency_p95_ms=percentile(latencies_ms, 95) if records else None,
+        questions=len(records),
+        answerable=len(answerable),
+        unanswerable=len(records) - len(answerable),
+    )
+
+
+_TABLE_ROWS = (
+    ("hit@1", "hit_at_1"),
+    ("hit@3", "hit_at_3"),
+    ("hit@5", "hit_at_5"),
+    ("hit@10", "hit_at_10"),
+    ("MRR@10", "mrr_at_10"),
+    ("nDCG@10", "ndcg_at_10"),
+    ("answer accuracy", "answer_accuracy"),
+    ("abstention precision", "abstention_precision"),
+    ("abstention recall", "abstention_recall"),
+    ("latency p50 (ms)", "latency_p50_ms"),
+    ("latency p95 (ms)", "latency_p95_ms"),
+    ("questions", "questions"),
+    ("answerable", "answerable"),
+    ("unanswerable", "unanswerable"),
+)
+
+
+def _cell(value: float | int | None) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}"
+
+
+def _format_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    padded = [cells[0].ljust(widths[0])]
+    padded.extend(cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+    return "  ".join(padded)
+
+
+def format_table(reports: Mapping[str, EvalReport]) -> str:
+    """A plain-text table: one row per metric, one column per method, in mapping order."""
+    if not reports:
+        raise ValueError("no reports to format")
+    rows = [["metric", *reports]]
+    for label, name in _TABLE_ROWS:
+        rows.append([label, *(_cell(getattr(report, name)) for report in reports.values())])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [_format_row(row, widths) for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
