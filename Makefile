@@ -23,6 +23,7 @@ run: index
 	$(BIN)/qa serve --host $(HOST) --port $(PORT)
 
 test: install
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
 lint: install

@@ -41,11 +41,10 @@ class AskRequest(BaseModel):
     def _trimmed_length(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("question is empty: send some text to ask about")
+            raise ValueError("must not be empty: send some text to ask about")
         if len(value) > MAX_QUESTION_CHARS:
             raise ValueError(
-                f"question is {len(value)} characters long: shorten it to at most "
-                f"{MAX_QUESTION_CHARS}"
+                f"is {len(value)} characters long: shorten it to at most {MAX_QUESTION_CHARS}"
             )
         return value
 
@@ -233,7 +232,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+                "type": e.get("type"),
+            }
             for e in exc.errors()
         ]
         return error_response(422, "invalid_request", _validation_message(errors), errors)

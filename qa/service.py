@@ -51,6 +51,11 @@ class QAService:
     def index(self) -> Index:
         return self.retriever.index
 
+    def swap_index(self, index: Index) -> None:
+        """Serve `index` from now on. One reference assignment: a request sees the old
+        index or the new one, never a mix."""
+        self.retriever = Retriever(embedder=self.embedder, index=index)
+
     def ask(self, question: str, *, k: int = 5) -> AskResult:
         question = question.strip()
         vector = self.retriever.embed_question(question)

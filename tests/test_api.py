@@ -61,8 +61,12 @@ def test_health_reports_counts_and_model(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("payload", "status", "fragment"),
     [
-        ({"question": "   "}, 422, "question is empty"),
-        ({"question": "x" * 2001}, 422, "at most 2000"),
+        ({"question": "   "}, 422, "question: must not be empty"),
+        (
+            {"question": "x" * 2001},
+            422,
+            "question: is 2001 characters long: shorten it to at most 2000",
+        ),
         ({"question": "ok", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
         ({"question": "ok", "k": 51}, 422, "k: Input should be less than or equal to 50"),
         ({"question": "ok", "k": "five"}, 422, "k: Input should be a valid integer"),

@@ -1,0 +1,594 @@
+"""The chat page, driven in headless Chromium against a real `qa serve` process.
+
+The browser is the system Chromium (`bash scripts/ensure-chromium.sh` installs it);
+Playwright never downloads one. One server, on an index of the repository's corpus
+plus the fixture documents in tests/web_corpus/, serves every test in this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    Response,
+    Route,
+    expect,
+    sync_playwright,
+)
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+WEB_CORPUS = Path(__file__).resolve().parent / "web_corpus"
+ARTIFACTS = REPO / "test-artifacts"
+QA_BIN = Path(sys.executable).parent / "qa"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these Chromium tries to reach outside services, which are refused here.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+DENMARK_QUESTION = "Which country offered to lead NATO's training mission in Iraq from 2021?"
+DENMARK_DOC = "denmark-additional-personnel-to-iraq.md"
+OFF_TOPIC_QUESTION = "How do I bake sourdough bread?"
+HOSTILE_DOC = "hostile.md"
+HOSTILE_TITLE = '<img src=x onerror="window.__pwned=1">'
+ASTRAL_DOC = "astral.md"
+ABSTAIN_TEXT = "The documents don't answer this."
+UNREACHABLE_TEXT = "cannot be reached"
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 60_000
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def chromium_path() -> str | None:
+    if os.access("/usr/bin/chromium", os.X_OK):
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
+# ---------------------------------------------------------------- server
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+    log_file: IO[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(index_dir: Path, log: Path, timeout: float = 120) -> Server:
+    """`qa serve` on loopback, returned once GET /health answers 200."""
+    port = free_port()
+    log_file = log.open("wb")
+    process = subprocess.Popen(
+        [
+            str(QA_BIN),
+            "serve",
+            "--index",
+            str(index_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(process, f"http://127.0.0.1:{port}", log, log_file)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"qa serve exited with {process.returncode}:\n{server.output()}")
+            try:
+                if httpx.get(server.url + "/health", timeout=2).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(
+            f"qa serve did not answer /health within {timeout} s:\n{server.output()}"
+        )
+    except BaseException:
+        server.stop()
+        raise
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    corpus = tmp_path_factory.mktemp("web-corpus")
+    for source in [*sorted(CORPUS.glob("*.md")), *sorted(WEB_CORPUS.glob("*.md"))]:
+        shutil.copy(source, corpus / source.name)
+    index = tmp_path_factory.mktemp("web-index")
+    result = subprocess.run(
+        [str(QA_BIN), "index", "--corpus", str(corpus), "--index", str(index), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, f"qa index failed:\n{result.stdout}\n{result.stderr}"
+    return index
+
+
+@pytest.fixture(scope="module")
+def server(index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(index_dir, tmp_path_factory.mktemp("web-server") / "serve.log")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        yield client
+
+
+# ---------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium is not installed: run `bash scripts/ensure-chromium.sh`")
+    launched = playwright.chromium.launch(
+        executable_path=executable, headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
+
+
+class PageErrors(list[str]):
+    """Uncaught exceptions in the page; every test ends by checking there were none."""
+
+
+def new_page(browser: Browser, errors: PageErrors, viewport: dict[str, int] = DESKTOP) -> Page:
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return page
+
+
+@pytest.fixture
+def page_errors() -> Iterator[PageErrors]:
+    errors = PageErrors()
+    yield errors
+    assert not errors, f"the page raised: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
+    opened = new_page(browser, page_errors)
+    try:
+        yield opened
+    finally:
+        opened.context.close()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def ask(page: Page, question: str, *, expect_status: int = 200) -> dict[str, Any]:
+    """Types a question, presses Enter, and returns the JSON the page received."""
+    box = page.get_by_label("Your question")
+    box.fill(question)
+    with page.expect_response(lambda r: r.url.endswith("/ask")) as info:
+        box.press("Enter")
+    response: Response = info.value
+    assert response.status == expect_status, response.text()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def document(api: httpx.Client, doc_id: str) -> dict[str, Any]:
+    response = api.get("/documents/" + "/".join(quote(part, safe="") for part in doc_id.split("/")))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def no_horizontal_overflow(page: Page) -> dict[str, Any]:
+    """Every visible element fits inside the viewport's width."""
+    result: dict[str, Any] = page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            const outside = [];
+            for (const el of document.querySelectorAll("body *")) {
+                const box = el.getBoundingClientRect();
+                if (box.width <= 1 || box.height <= 1) continue;
+                if (box.right > width + 0.5 || box.left < -0.5) {
+                    outside.push(`${el.tagName}.${el.className}: ${box.left}..${box.right}`);
+                }
+            }
+            return {width, scrollWidth: document.documentElement.scrollWidth, outside};
+        }"""
+    )
+    return result
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_answer_shows_sentence_and_numbered_citations(page: Page, server: Server) -> None:
+    page.goto(server.url + "/")
+    expect(page).to_have_title("Ask your documents")
+    result = ask(page, DENMARK_QUESTION)
+
+    assert result["answerable"] is True
+    passages = result["passages"]
+    assert passages[0]["doc_id"] == DENMARK_DOC
+
+    reply = page.locator("article.reply").last
+    expect(reply.locator(".answer-text")).to_contain_text(result["answer"]["text"])
+    expect(reply.locator(".answer-text")).to_contain_text("Denmark")
+    # The answer cites the passage it came from by its number.
+    expect(reply.locator("a.answer-cite").first).to_have_text("1")
+
+    items = reply.locator("ol.passages > li")
+    expect(items).to_have_count(len(passages))
+    for number, passage in enumerate(passages, start=1):
+        item = items.nth(number - 1)
+        expect(item.locator("a.passage-cite")).to_have_text(str(number))
+        expect(item.locator(".passage-title a")).to_have_text(passage["title"])
+        expect(item).to_have_attribute("data-doc-id", passage["doc_id"])
+        source = passage["metadata"].get("source")
+        if source:
+            expect(item.locator(".passage-meta")).to_contain_text(source)
+        if passage["metadata"].get("date"):
+            expect(item.locator(".passage-meta time")).to_have_attribute(
+                "datetime", passage["metadata"]["date"]
+            )
+    expect(items.first.locator(".passage-meta")).to_contain_text("Rudaw")
+
+    # The composer is ready for the next question.
+    expect(page.locator("#ask-form")).to_have_attribute("aria-busy", "false")
+    expect(page.get_by_label("Your question")).to_have_value("")
+
+
+def test_citation_opens_document_with_exact_highlights_and_shareable_url(
+    page: Page, server: Server, api: httpx.Client, browser: Browser, page_errors: PageErrors
+) -> None:
+    page.goto(server.url + "/")
+    result = ask(page, DENMARK_QUESTION)
+    answer = result["answer"]
+    cited = next(
+        p
+        for p in result["passages"]
+        if p["doc_id"] == answer["doc_id"]
+        and p["start"] <= answer["start"]
+        and answer["end"] <= p["end"]
+    )
+    doc = document(api, answer["doc_id"])
+    passage_text = doc["text"][cited["start"] : cited["end"]]
+    answer_text = doc["text"][answer["start"] : answer["end"]]
+    assert answer_text == answer["text"]
+
+    page.locator("article.reply a.answer-cite").first.click()
+
+    def check_document_view(view: Page) -> None:
+        panel = view.locator("#doc-panel")
+        expect(panel).to_be_visible()
+        expect(view.locator("#doc-title")).to_have_text(doc["title"])
+        passage_mark = view.locator("#doc-body mark.hl-passage")
+        answer_mark = view.locator("#doc-body mark.hl-answer")
+        expect(passage_mark).to_have_count(1)
+        expect(answer_mark).to_have_count(1)
+        assert passage_mark.text_content() == passage_text
+        assert answer_mark.text_content() == answer_text
+        # The whole document is there, as text, around the highlights.
+        assert view.locator("#doc-body .doc-text").text_content() == doc["text"]
+        expect(answer_mark).to_be_in_viewport()
+
+    check_document_view(page)
+    expect(page.locator("#doc-title")).to_be_focused()
+    url = page.url
+    assert "#doc=" + quote(answer["doc_id"], safe="") in url
+    for key, value in (
+        ("start", cited["start"]),
+        ("end", cited["end"]),
+        ("as", answer["start"]),
+        ("ae", answer["end"]),
+    ):
+        assert f"&{key}={value}" in url
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"))
+
+    # The same URL in a fresh browser context opens the same view on load.
+    fresh = new_page(browser, page_errors)
+    try:
+        fresh.goto(url)
+        check_document_view(fresh)
+    finally:
+        fresh.context.close()
+
+    # Closing the document clears the link and returns focus to the citation.
+    page.get_by_role("button", name="Close document").click()
+    expect(page.locator("#doc-panel")).to_be_hidden()
+    assert "#doc=" not in page.url
+    expect(page.locator("article.reply a.answer-cite").first).to_be_focused()
+
+
+def test_passage_citation_highlights_that_passage(
+    page: Page, server: Server, api: httpx.Client
+) -> None:
+    page.goto(server.url + "/")
+    result = ask(page, DENMARK_QUESTION)
+    items = page.locator("article.reply ol.passages > li")
+    for number in (2, len(result["passages"])):
+        passage = result["passages"][number - 1]
+        doc = document(api, passage["doc_id"])
+        items.nth(number - 1).locator("a.passage-cite").click()
+        mark = page.locator("#doc-body mark.hl-passage")
+        expect(page.locator("#doc-title")).to_have_text(doc["title"])
+        expect(mark).to_have_count(1)
+        assert mark.text_content() == doc["text"][passage["start"] : passage["end"]]
+        assert mark.text_content() == passage["text"]
+        expect(mark).to_be_in_viewport()
+
+
+def test_highlights_are_exact_with_characters_outside_the_bmp(
+    page: Page, server: Server, api: httpx.Client
+) -> None:
+    doc = document(api, ASTRAL_DOC)
+    text = doc["text"]
+    sentence = (
+        "The lighthouse on Vargøy 🌊 is kept by Ingrid Halvorsen, who logs every "
+        "passing ship 🚢 by hand."
+    )
+    paragraph_end = text.index("\n", text.index(sentence))
+    start = text.index(sentence)  # Python offsets count code points, as the API's do.
+    passage = (text.index("Rocket"), paragraph_end)
+    answer = (start, start + len(sentence))
+    assert len(text[: answer[0]].encode("utf-16-le")) // 2 > answer[0]  # really astral
+
+    page.goto(
+        f"{server.url}/#doc={ASTRAL_DOC}&start={passage[0]}&end={passage[1]}"
+        f"&as={answer[0]}&ae={answer[1]}"
+    )
+    expect(page.locator("#doc-title")).to_have_text(doc["title"])
+    assert page.locator("#doc-body mark.hl-passage").text_content() == text[passage[0] : passage[1]]
+    assert page.locator("#doc-body mark.hl-answer").text_content() == sentence
+    assert page.locator("#doc-body .doc-text").text_content() == text
+
+
+def test_off_topic_question_abstains_and_still_lists_passages(page: Page, server: Server) -> None:
+    page.goto(server.url + "/")
+    result = ask(page, OFF_TOPIC_QUESTION)
+    assert result["answerable"] is False, (
+        f"the service answered an off-topic question: {result['answer']}"
+    )
+    assert result["answer"] is None
+    assert result["passages"], "passages should still be returned when the service abstains"
+
+    reply = page.locator("article.reply").last
+    expect(reply.locator(".answer-text")).to_have_text(ABSTAIN_TEXT)
+    expect(reply.locator("a.answer-cite")).to_have_count(0)
+    expect(reply.locator(".passages-heading")).to_have_text("Closest passages")
+    expect(reply.locator("ol.passages > li")).to_have_count(len(result["passages"]))
+    expect(reply.locator("ol.passages > li").first.locator(".passage-title")).to_contain_text(
+        result["passages"][0]["title"]
+    )
+
+
+def test_too_long_question_shows_the_servers_message(page: Page, server: Server) -> None:
+    page.goto(server.url + "/")
+    question = "a" * 2001
+    result = ask(page, question, expect_status=422)
+    assert result["message"]
+
+    error = page.locator(".message .error-card").last
+    expect(error).to_be_visible()
+    expect(error).to_have_attribute("role", "alert")
+    expect(error.locator(".error-title")).to_have_text("The question was not accepted")
+    expect(error.locator(".error-message")).to_have_text(result["message"])
+    expect(page.locator("#question-count")).to_have_text("2001 / 2000")
+    # The question comes back into the box, to be shortened and sent again.
+    expect(page.get_by_label("Your question")).to_have_value(question)
+    expect(page.locator("#ask-form")).to_have_attribute("aria-busy", "false")
+
+
+def test_server_down_shows_a_readable_error(
+    browser: Browser, page_errors: PageErrors, index_dir: Path, tmp_path: Path
+) -> None:
+    second = start_server(index_dir, tmp_path / "serve.log")
+    page = new_page(browser, page_errors)
+    try:
+        page.goto(second.url + "/")
+        expect(page.locator("#service-status")).to_have_attribute("data-state", "ok")
+        second.stop()
+
+        box = page.get_by_label("Your question")
+        box.fill(DENMARK_QUESTION)
+        box.press("Enter")
+        error = page.locator(".message .error-card").last
+        expect(error).to_be_visible()
+        expect(error.locator(".error-title")).to_have_text("The service is not reachable")
+        expect(error.locator(".error-message")).to_contain_text(UNREACHABLE_TEXT)
+        expect(error.get_by_role("button", name="Try again")).to_be_visible()
+        expect(page.locator("#service-status")).to_have_attribute("data-state", "down")
+        expect(page.locator("#ask-form")).to_have_attribute("aria-busy", "false")
+        expect(box).to_have_value(DENMARK_QUESTION)
+    finally:
+        page.context.close()
+        second.stop()
+
+
+def test_unknown_document_link_shows_a_message(page: Page, server: Server) -> None:
+    page.goto(server.url + "/#doc=no/such-document.md&start=0&end=5")
+    expect(page.locator("#doc-title")).to_have_text("Document not found")
+    expect(page.locator("#doc-body [role=alert]")).to_contain_text("no/such-document.md")
+
+
+def test_hostile_document_renders_as_text(page: Page, server: Server, api: httpx.Client) -> None:
+    doc = document(api, HOSTILE_DOC)
+    assert doc["title"] == HOSTILE_TITLE
+    assert "<script>" in doc["text"]
+
+    page.goto(server.url + "/")
+    # Listed among the passages of an answer...
+    page.get_by_label("Passages", exact=True).select_option("10")
+    result = ask(page, "Which document tries to inject markup into the chat page?")
+    hits = [p for p in result["passages"] if p["doc_id"] == HOSTILE_DOC]
+    assert hits, "the hostile document should be retrieved for this question"
+    item = page.locator(f'article.reply li[data-doc-id="{HOSTILE_DOC}"]').first
+    expect(item.locator(".passage-title a")).to_have_text(HOSTILE_TITLE)
+    assert item.locator(".passage-text").text_content() == hits[0]["text"]
+    expect(item.locator(".passage-meta")).to_contain_text("javascript:window.__pwned=1")
+    expect(item.locator(".passage-meta a")).to_have_count(0)
+
+    # ...in the document list...
+    page.get_by_role("button", name="Documents").click()
+    link = page.locator("#doc-panel .doc-list a", has_text=HOSTILE_TITLE)
+    expect(link).to_have_count(1)
+    # ...and as the full document.
+    link.click()
+    expect(page.locator("#doc-title")).to_have_text(HOSTILE_TITLE)
+    assert page.locator("#doc-body .doc-text").text_content() == doc["text"]
+
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    expect(page.locator("img")).to_have_count(0)
+    expect(page.locator("b")).to_have_count(0)
+    expect(page.locator("script")).to_have_count(1)  # the page's own app.js
+
+
+def test_phone_width_has_no_horizontal_overflow(
+    browser: Browser, page_errors: PageErrors, server: Server
+) -> None:
+    page = new_page(browser, page_errors, viewport=PHONE)
+    try:
+        page.goto(server.url + "/")
+        ask(page, DENMARK_QUESTION)
+        page.get_by_label("Passages", exact=True).select_option("3")
+        ask(page, OFF_TOPIC_QUESTION)
+        ask(page, "x" * 2001, expect_status=422)
+        layout = no_horizontal_overflow(page)
+        assert layout["width"] == PHONE["width"]
+        assert layout["scrollWidth"] <= PHONE["width"], layout
+        assert not layout["outside"], layout
+
+        # The document opens over the whole screen, and fits too.
+        page.locator("article.reply a.answer-cite").first.click()
+        panel = page.locator("#doc-panel")
+        expect(page.locator("#doc-body mark.hl-answer")).to_be_in_viewport()
+        box = panel.bounding_box()
+        assert box is not None and box["width"] == PHONE["width"]
+        layout = no_horizontal_overflow(page)
+        assert not layout["outside"], layout
+        page.screenshot(path=str(ARTIFACTS / "chat-phone.png"))
+    finally:
+        page.context.close()
+
+
+def test_keyboard_enter_sends_shift_enter_adds_a_line_and_busy_state_shows(
+    page: Page, server: Server
+) -> None:
+    held: list[Route] = []
+    page.route("**/ask", lambda route: held.append(route))
+    page.goto(server.url + "/")
+
+    box = page.get_by_label("Your question")
+    expect(box).to_be_focused()
+    box.press_sequentially("Which country offered to lead")
+    box.press("Shift+Enter")
+    box.press_sequentially("NATO's training mission in Iraq from 2021?")
+    expect(box).to_have_value(
+        "Which country offered to lead\nNATO's training mission in Iraq from 2021?"
+    )
+    expect(page.locator(".message-user")).to_have_count(0)
+
+    box.press("Enter")
+    expect(page.locator(".message-user .bubble")).to_have_text(
+        "Which country offered to lead\nNATO's training mission in Iraq from 2021?"
+    )
+    expect(box).to_have_value("")
+    # While the request is held back, the page shows it is busy.
+    expect(page.locator("#ask-form")).to_have_attribute("aria-busy", "true")
+    expect(page.locator(".message.pending")).to_be_visible()
+    expect(page.locator("#send-button")).to_be_disabled()
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright deliver the route event
+    assert len(held) == 1
+    assert json.loads(held[0].request.post_data or "{}") == {
+        "question": "Which country offered to lead\nNATO's training mission in Iraq from 2021?",
+        "k": 5,
+    }
+    held[0].continue_()
+    expect(page.locator("article.reply")).to_have_count(1)
+    expect(page.locator(".message.pending")).to_have_count(0)
+    expect(page.locator("#ask-form")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#send-button")).to_be_enabled()
+
+    # A citation works from the keyboard; Escape closes the document again.
+    citation = page.locator("article.reply a.answer-cite").first
+    citation.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#doc-panel")).to_be_visible()
+    expect(page.locator("#doc-title")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#doc-panel")).to_be_hidden()
+    expect(citation).to_be_focused()
+
+    # Controls carry labels.
+    expect(page.get_by_role("button", name="Ask", exact=True)).to_be_visible()
+    expect(page.get_by_role("combobox", name="Passages", exact=True)).to_be_visible()
