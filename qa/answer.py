@@ -1,8 +1,15 @@
-"""Pure answer selection: the sentence of the top passages that best answers a question.
+"""Pure answer selection: the sentence of the top passages that best answers a question,
+and whether the documents answer it at all.
 
 Sentences are scored by their similarity to the question under the same model,
-plus a little lexical overlap and a small preference for higher-ranked
+plus lexical overlap with the question and a small preference for higher-ranked
 passages; the winner is cited by exact offsets into its document.
+
+The confidence is a logistic model over features of the retrieval (how close
+the best passage is, how strongly BM25 matches, the gap to the next passage,
+whether the dense and lexical rankings agree, and the best sentence's score).
+Its weights and the abstention threshold were fitted on development data by
+`eval/fit_confidence.py`, never on the test questions.
 """
 
 from __future__ import annotations
@@ -24,17 +31,24 @@ _STOPWORDS = frozenset(
     "with would".split()
 )
 
+FEATURES = ("dense_top", "lexical_top", "gap", "agreement", "sentence")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic weights over FEATURES, fitted by eval/fit_confidence.py."""
+
+    bias: float = -14.5890
+    weights: tuple[float, ...] = (3.7816, 11.9617, -7.1888, 0.4326, 11.6071)
+    threshold: float = 0.5  # answer when confidence >= threshold
+
 
 @dataclass(frozen=True)
 class AnswerSettings:
     passages: int = 3  # how many top passages the answer may come from
     lexical_weight: float = 0.15
     rank_penalty: float = 0.02
-    # Below this dense score of the best passage, the corpus is taken not to answer.
-    min_passage_score: float = 0.35
-    # Logistic map from sentence score to a confidence in [0, 1].
-    confidence_midpoint: float = 0.45
-    confidence_slope: float = 12.0
+    calibration: Calibration = Calibration()
 
 
 @dataclass(frozen=True)
@@ -75,37 +89,53 @@ def candidates(passages: Sequence[Passage], *, limit: int) -> list[Candidate]:
     return out
 
 
-def confidence(score: float, settings: AnswerSettings) -> float:
-    z = settings.confidence_slope * (score - settings.confidence_midpoint)
-    return 1.0 / (1.0 + math.exp(-z))
+def sentence_scores(
+    question: str, found: Sequence[Candidate], similarities: np.ndarray, settings: AnswerSettings
+) -> list[float]:
+    return [
+        float(sim)
+        + settings.lexical_weight * lexical_overlap(question, c.text)
+        - settings.rank_penalty * (c.passage_rank - 1)
+        for c, sim in zip(found, similarities.tolist(), strict=True)
+    ]
+
+
+def features(passages: Sequence[Passage], best_sentence: float) -> list[float]:
+    """The numbers the confidence is computed from, in FEATURES order."""
+    top = passages[0].scores
+    lexical = [p.scores.lexical or 0.0 for p in passages]
+    dense = [p.scores.dense for p in passages]
+    gap = top.fused - passages[1].scores.fused if len(passages) > 1 else top.fused
+    agree = float(int(np.argmax(dense)) == int(np.argmax(lexical))) if any(lexical) else 0.0
+    return [top.dense, math.log1p(max(lexical)), gap, agree, best_sentence]
+
+
+def confidence(values: Sequence[float], calibration: Calibration) -> float:
+    z = calibration.bias + sum(w * x for w, x in zip(calibration.weights, values, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 def choose_answer(
     question: str,
     found: Sequence[Candidate],
     similarities: np.ndarray,
+    passages: Sequence[Passage],
     *,
     settings: AnswerSettings = AnswerSettings(),
 ) -> Answer | None:
-    """The best candidate as an Answer, or None when there is none."""
-    if not found:
+    """The best sentence as an Answer, or None when the documents do not answer."""
+    if not found or not passages:
         return None
-    scores = [
-        float(sim)
-        + settings.lexical_weight * lexical_overlap(question, c.text)
-        - settings.rank_penalty * (c.passage_rank - 1)
-        for c, sim in zip(found, similarities.tolist(), strict=True)
-    ]
+    scores = sentence_scores(question, found, similarities, settings)
     best = max(range(len(found)), key=scores.__getitem__)
+    conf = confidence(features(passages, scores[best]), settings.calibration)
+    if conf < settings.calibration.threshold:
+        return None
     winner = found[best]
     return Answer(
         text=winner.text,
         doc_id=winner.doc_id,
         start=winner.start,
         end=winner.end,
-        confidence=round(confidence(scores[best], settings), 4),
+        confidence=round(conf, 4),
     )
-
-
-def is_answerable(passages: Sequence[Passage], settings: AnswerSettings) -> bool:
-    return bool(passages) and passages[0].scores.dense >= settings.min_passage_score

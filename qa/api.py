@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 from typing import Annotated, Any
 
@@ -25,6 +26,8 @@ from qa.types import Answer, AskResult, Document, Passage
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+FilterScalar = Annotated[str, Field(max_length=500)] | int | float | bool
+FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(min_length=1, max_length=100)]
 
 
 # ----- schemas ----------------------------------------------------------------------------
@@ -35,6 +38,19 @@ class AskRequest(BaseModel):
 
     question: Annotated[str, Field(description="The question, 1 to 2000 characters.")]
     k: Annotated[int, Field(ge=1, le=50, description="How many passages to return.")] = 5
+    filters: Annotated[
+        dict[str, FilterValue] | None,
+        Field(
+            max_length=20,
+            description="Only answer from matching documents: date_from / date_to (ISO "
+            "dates, on metadata.date), title (substring), doc_id, or any metadata field "
+            "equal to a value (or one of a list of values).",
+            examples=[{"source": "Rudaw"}, {"date_from": "2020-01-01", "date_to": "2020-12-31"}],
+        ),
+    ] = None
+    max_per_document: Annotated[
+        int | None, Field(ge=1, le=50, description="At most this many passages per document.")
+    ] = None
 
     @field_validator("question")
     @classmethod
@@ -279,7 +295,15 @@ def _install_routes(app: FastAPI) -> None:
     async def ask(body: AskRequest, request: Request) -> AskResponse:
         service = get_service(request)
         # Encoding is CPU-bound: keep it off the event loop.
-        result = await run_in_threadpool(service.ask, body.question, k=body.k)
+        result = await run_in_threadpool(
+            partial(
+                service.ask,
+                body.question,
+                k=body.k,
+                filters=body.filters,
+                max_per_document=body.max_per_document,
+            )
+        )
         return ask_response(result)
 
     @app.get(

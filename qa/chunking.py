@@ -148,7 +148,7 @@ def _pack(
 @dataclass(frozen=True)
 class ChunkSettings:
     max_tokens: int = 200
-    overlap_tokens: int = 40
+    overlap_tokens: int = 100
 
 
 def chunk_text(

@@ -117,6 +117,38 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.evalrun import METHODS, plot_recall, run_eval
+    from qa.evaluation import format_table
+
+    settings = _settings(args)
+    if not args.dataset.is_file():
+        raise QAError(f"no question set at {args.dataset}: give a SQuAD 2.0 JSON or JSONL file")
+    methods = METHODS if args.compare else (settings.retrieval,)
+    try:
+        results = run_eval(
+            args.dataset,
+            settings=settings,
+            methods=methods,
+            k=args.k,
+            limit=args.limit,
+            progress=None if args.quiet else _Progress("embedding"),
+        )
+    except ValueError as exc:  # the loaders say which line is wrong and how
+        raise QAError(f"cannot read {args.dataset}: {exc}") from exc
+    print(format_table({r.method: r.report for r in results}))
+    if args.json:
+        payload = {
+            "dataset": str(args.dataset),
+            "k": args.k,
+            "methods": {r.method: r.report.to_dict() for r in results},
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if args.plot:
+        plot_recall(results, args.plot, k_max=args.k)
+    return 0
+
+
 def format_result(result: Any) -> str:
     lines = []
     if result.answer is None:
@@ -168,6 +200,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
     p.add_argument("--json", action="store_true", help="print the HTTP API's JSON")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="measure retrieval and answers on a question set")
+    p.add_argument(
+        "dataset",
+        type=Path,
+        help="SQuAD 2.0 JSON (brings its own documents) or "
+        "JSONL of {question, answers} / {question, unanswerable} lines",
+    )
+    p.add_argument("--compare", action="store_true", help="dense, BM25 and hybrid side by side")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=10,
+        choices=range(1, 51),
+        metavar="K",
+        help="passages per question (default 10)",
+    )
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--index", type=Path, help="index for JSONL sets (default: $QA_INDEX_DIR)")
+    p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    p.add_argument("--plot", type=Path, help="draw recall@k against k to this PNG")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,9 +26,12 @@ class Settings(BaseSettings):
         "model directory.",
     )
     chunk_tokens: int = Field(default=200, ge=16, le=8192)
-    chunk_overlap: int = Field(default=40, ge=0)
+    chunk_overlap: int = Field(default=100, ge=0)
     batch_size: int = Field(default=32, ge=1, le=1024)
     default_k: int = Field(default=5, ge=1, le=50)
+    retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    fusion: Literal["rrf", "convex"] = "convex"
+    dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=1, le=100_000)
 
     @model_validator(mode="after")

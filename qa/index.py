@@ -4,7 +4,7 @@ Layout of an index folder::
 
     CURRENT             name of the live version folder (replaced atomically)
     v-<stamp>/          one complete version: manifest.json, vectors.faiss,
-                        chunks.json, documents.json
+                        chunks.json, documents.json, lexical/ (BM25)
     .lock               held by the one process allowed to write
 
 A save writes a new version folder, fsyncs it, then swaps CURRENT with
@@ -35,12 +35,14 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from qa.lexical import FILES as LEXICAL_FILES
+from qa.lexical import LexicalIndex
 from qa.types import Chunk, Document
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 LOCK = ".lock"
-_FILES = ("vectors.faiss", "chunks.json", "documents.json")
+_FILES = ("vectors.faiss", "chunks.json", "documents.json", *LEXICAL_FILES)
 REBUILD_HINT = "run `qa index --rebuild`"
 
 
@@ -105,12 +107,14 @@ class Expectation:
 
 
 class Index:
-    """Vectors in FAISS plus the table that maps each row back to a document span."""
+    """Vectors in FAISS and BM25 over the same rows, plus the table that maps each row
+    back to a document span."""
 
     def __init__(
         self,
         *,
         vectors: faiss.Index,
+        lexical: LexicalIndex,
         chunks: list[Chunk],
         documents: Mapping[str, Document],
         manifest: Manifest,
@@ -120,7 +124,13 @@ class Index:
                 f"the index holds {vectors.ntotal} vectors for {len(chunks)} chunks: "
                 + REBUILD_HINT
             )
+        if lexical.size != len(chunks):
+            raise IndexCorruptError(
+                f"the lexical index holds {lexical.size} rows for {len(chunks)} chunks: "
+                + REBUILD_HINT
+            )
         self.faiss = vectors
+        self.lexical = lexical
         self.chunks = chunks
         self.documents = dict(documents)
         self.manifest = manifest
@@ -145,19 +155,33 @@ class Index:
             documents={d.doc_id: d.content_hash for d in documents.values()},
             chunks=len(chunks),
         )
-        return cls(vectors=flat, chunks=chunks, documents=documents, manifest=manifest)
+        lexical = LexicalIndex.build([c.text for c in chunks])
+        return cls(
+            vectors=flat, lexical=lexical, chunks=chunks, documents=documents, manifest=manifest
+        )
 
     @property
     def dimension(self) -> int:
         return int(self.faiss.d)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, rows) per query row; rows are -1 where fewer than k exist."""
-        k = max(1, min(k, len(self.chunks))) if self.chunks else 1
+    def search(
+        self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, rows) per query row; rows are -1 where fewer than k exist.
+
+        `allowed` (row numbers) restricts the search itself, so a filter still finds k
+        matches when k exist, rather than filtering a fixed top-k afterwards.
+        """
         q = np.ascontiguousarray(queries, dtype=np.float32)
-        if not self.chunks:
+        k = min(k, len(self.chunks))
+        if k < 1 or (allowed is not None and len(allowed) == 0):
             return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
-        scores, rows = self.faiss.search(q, k)
+        if allowed is None:
+            scores, rows = self.faiss.search(q, k)
+        else:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            scores, rows = self.faiss.search(q, k, params=params)
         return scores, rows
 
     def vectors(self, rows: list[int]) -> np.ndarray:
@@ -197,6 +221,7 @@ class Index:
 
     def _write_files(self, folder: Path) -> dict[str, dict[str, Any]]:
         faiss.write_index(self.faiss, str(folder / "vectors.faiss"))
+        self.lexical.save(folder)
         _write_json(folder / "chunks.json", [[c.doc_id, c.start, c.end] for c in self.chunks])
         _write_json(
             folder / "documents.json",
@@ -228,11 +253,14 @@ class Index:
             vectors = faiss.read_index(str(folder / "vectors.faiss"))
             documents = _load_documents(folder / "documents.json")
             chunks = _load_chunks(folder / "chunks.json", documents)
-        except (RuntimeError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            lexical = LexicalIndex.load(folder, len(chunks))
+        except (RuntimeError, ValueError, KeyError, TypeError, OSError) as exc:
             raise IndexCorruptError(
                 f"the index in {index_dir} is damaged ({exc}): " + REBUILD_HINT
             ) from exc
-        return cls(vectors=vectors, chunks=chunks, documents=documents, manifest=manifest)
+        return cls(
+            vectors=vectors, lexical=lexical, chunks=chunks, documents=documents, manifest=manifest
+        )
 
 
 def current_version(index_dir: Path) -> Path:

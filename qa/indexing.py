@@ -14,6 +14,7 @@ from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_text
 from qa.embedding import Embedder, Progress, check_chunk_size
 from qa.errors import IndexNotFoundError
 from qa.index import Expectation, Index, write_lock
+from qa.lexical import TOKENIZER_VERSION
 from qa.types import Chunk, Document
 
 
@@ -41,6 +42,7 @@ def chunking_identity(settings: ChunkSettings) -> dict[str, Any]:
         "max_tokens": settings.max_tokens,
         "overlap_tokens": settings.overlap_tokens,
         "splitter_version": SPLITTER_VERSION,
+        "lexical_tokenizer": TOKENIZER_VERSION,
     }
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from qa.answer import AnswerSettings, candidates, choose_answer, is_answerable
+import numpy as np
+
+from qa.answer import AnswerSettings, candidates, choose_answer
 from qa.chunking import ChunkSettings
 from qa.config import Settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError
+from qa.filters import validate
 from qa.index import Index
 from qa.indexing import expectation
-from qa.retrieval import Retriever
+from qa.retrieval import Query, RetrievalSettings, Retriever
 from qa.types import AskResult, Document
 
 log = logging.getLogger(__name__)
@@ -30,22 +35,34 @@ def chunk_settings(settings: Settings) -> ChunkSettings:
     return ChunkSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
 
 
+def retrieval_settings(settings: Settings) -> RetrievalSettings:
+    return RetrievalSettings(
+        method=settings.retrieval, fusion=settings.fusion, dense_weight=settings.dense_weight
+    )
+
+
 class QAService:
     """Answers questions over one index with the embedder that built it."""
 
     def __init__(
-        self, *, embedder: Embedder, index: Index, answer: AnswerSettings | None = None
+        self,
+        *,
+        embedder: Embedder,
+        index: Index,
+        answer: AnswerSettings | None = None,
+        retrieval: RetrievalSettings | None = None,
     ) -> None:
         self.embedder = embedder
-        self.retriever = Retriever(embedder=embedder, index=index)
         self.answer_settings = answer or AnswerSettings()
+        self.retrieval_settings = retrieval or RetrievalSettings()
+        self.retriever = Retriever(embedder=embedder, index=index, settings=self.retrieval_settings)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
         """Load the model and the index, checking that they belong together."""
         embedder = embedder or SentenceTransformerEmbedder(settings.model)
         index = Index.load(settings.index_dir, expectation(embedder, chunk_settings(settings)))
-        return cls(embedder=embedder, index=index)
+        return cls(embedder=embedder, index=index, retrieval=retrieval_settings(settings))
 
     @property
     def index(self) -> Index:
@@ -54,19 +71,33 @@ class QAService:
     def swap_index(self, index: Index) -> None:
         """Serve `index` from now on. One reference assignment: a request sees the old
         index or the new one, never a mix."""
-        self.retriever = Retriever(embedder=self.embedder, index=index)
+        self.retriever = Retriever(
+            embedder=self.embedder, index=index, settings=self.retrieval_settings
+        )
 
-    def ask(self, question: str, *, k: int = 5) -> AskResult:
-        question = question.strip()
-        vector = self.retriever.embed_question(question)
-        passages = self.retriever.search_vector(vector, k)
-        if not is_answerable(passages, self.answer_settings):
-            return AskResult(question=question, answer=None, passages=passages, answerable=False)
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int = 5,
+        filters: Mapping[str, Any] | None = None,
+        max_per_document: int | None = None,
+    ) -> AskResult:
+        retriever = self.retriever  # one index for the whole request, even across a swap
+        query = Query(question.strip(), k, validate(filters or {}), max_per_document)
+        vector = retriever.embed_question(query.text)
+        passages = retriever.search(query, vector)
         found = candidates(passages, limit=self.answer_settings.passages)
-        similarities = self.embedder.encode([c.text for c in found]) @ vector
-        answer = choose_answer(question, found, similarities, settings=self.answer_settings)
+        similarities = (
+            self.embedder.encode([c.text for c in found]) @ vector
+            if found
+            else np.zeros(0, np.float32)
+        )
+        answer = choose_answer(
+            query.text, found, similarities, passages, settings=self.answer_settings
+        )
         return AskResult(
-            question=question, answer=answer, passages=passages, answerable=answer is not None
+            question=query.text, answer=answer, passages=passages, answerable=answer is not None
         )
 
     def documents(self) -> list[Document]:

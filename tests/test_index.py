@@ -50,7 +50,14 @@ def test_save_and_load_round_trip(
     assert manifest["model"]["weights_sha256"] == "0" * 64
     assert manifest["chunking"]["max_tokens"] == 40
     assert set(manifest["documents"]) == {"a.md", "b.md"}
-    assert set(manifest["files"]) == {"vectors.faiss", "chunks.json", "documents.json"}
+    assert set(manifest["files"]) >= {
+        "vectors.faiss",
+        "chunks.json",
+        "documents.json",
+        "lexical/vocab.index.json",
+        "lexical/size.json",
+    }
+    assert loaded.lexical.scores("Denmark NATO").argmax() == 0
 
 
 def test_a_crash_during_save_leaves_the_previous_index(

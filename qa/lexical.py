@@ -1,0 +1,104 @@
+"""The only import of bm25s: the lexical (BM25) half of hybrid retrieval.
+
+Chunks are tokenised into lower-case English stems without stop words; the
+index is rebuilt from the chunk table whenever the dense side changes (a
+fraction of a second per 100k chunks: tokenising is cheap, embedding is not),
+so a deleted document leaves nothing behind in either side.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+# What bm25s writes, and our own row count beside it: the files a save must fingerprint.
+_BM25_FILES = (
+    "params.index.json",
+    "vocab.index.json",
+    "data.csc.index.npy",
+    "indices.csc.index.npy",
+    "indptr.csc.index.npy",
+)
+FILES = tuple(f"lexical/{name}" for name in (*_BM25_FILES, "size.json"))
+TOKENIZER_VERSION = 1
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# A short English stop list: words that match everywhere and rank nothing.
+_STOPWORDS = frozenset(
+    "a about above after again against all am an and any are as at be because been before "
+    "being below between both but by can could did do does doing down during each few for "
+    "from further had has have having he her here hers him his how i if in into is it its "
+    "itself just me more most my no nor not now of off on once only or other our ours out "
+    "over own same she should so some such than that the their theirs them then there these "
+    "they this those through to too under until up very was we were what when where which "
+    "while who whom why will with would you your yours".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    stems: list[str] = _stemmer().stemWords(words)
+    return stems
+
+
+class LexicalIndex:
+    """BM25 over the chunk table, row for row with the dense index."""
+
+    def __init__(self, model: object, size: int) -> None:
+        self._bm25 = model
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        import bm25s
+
+        model = bm25s.BM25()
+        if texts:
+            model.index([tokenize(t) for t in texts], show_progress=False)
+        return cls(model, len(texts))
+
+    def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every row for `query` (0 where masked out or unmatched)."""
+        tokens = tokenize(query)
+        if not self.size or not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        weight = None if mask is None else mask.astype(np.float32)
+        raw = self._bm25.get_scores(tokens, weight_mask=weight)  # type: ignore[attr-defined]
+        return np.asarray(raw, dtype=np.float32)
+
+    def save(self, folder: Path) -> None:
+        target = folder / "lexical"
+        target.mkdir()
+        if self.size:
+            self._bm25.save(str(target), show_progress=False)  # type: ignore[attr-defined]
+        else:  # bm25s cannot save an empty index; an empty marker keeps the layout fixed
+            for name in _BM25_FILES:
+                (target / name).write_bytes(b"")
+        (target / "size.json").write_text(json.dumps({"rows": self.size}))
+
+    @classmethod
+    def load(cls, folder: Path, rows: int) -> LexicalIndex:
+        import bm25s
+
+        target = folder / "lexical"
+        size = int(json.loads((target / "size.json").read_text())["rows"])
+        if size != rows:
+            raise ValueError(f"the lexical index has {size} rows for {rows} chunks")
+        if not size:
+            return cls.build([])
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        model = bm25s.BM25.load(str(target), show_progress=False, verbosity=0)
+        return cls(model, size)

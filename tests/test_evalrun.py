@@ -1,0 +1,120 @@
+"""`qa eval` end to end with the real model on small question sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.evalrun import run_eval
+from tests.conftest import CORPUS
+from tests.test_cli import qa
+
+pytestmark = pytest.mark.slow
+
+SQUAD_LIKE = {
+    "version": "v2.0",
+    "data": [
+        {
+            "title": "Danish_mission",
+            "paragraphs": [
+                {
+                    "context": "Denmark offered to lead NATO's training mission in Iraq from 2021.",
+                    "qas": [
+                        {
+                            "id": "q1",
+                            "question": "Who offered to lead the mission in Iraq?",
+                            "is_impossible": False,
+                            "answers": [{"text": "Denmark", "answer_start": 0}],
+                        },
+                        {
+                            "id": "q2",
+                            "question": "Who declined to lead the mission in Iraq?",
+                            "is_impossible": True,
+                            "answers": [],
+                            "plausible_answers": [{"text": "Denmark", "answer_start": 0}],
+                        },
+                    ],
+                },
+            ],
+        },
+        {
+            "title": "Baking",
+            "paragraphs": [
+                {
+                    "context": "Sourdough bread rises with a starter of wild yeast and flour.",
+                    "qas": [
+                        {
+                            "id": "q3",
+                            "question": "What makes sourdough bread rise?",
+                            "is_impossible": False,
+                            "answers": [{"text": "a starter of wild yeast", "answer_start": 27}],
+                        }
+                    ],
+                },
+            ],
+        },
+    ],
+}
+
+
+def test_compare_on_a_squad_file_indexes_its_own_documents(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(SQUAD_LIKE), encoding="utf-8")
+    results = run_eval(
+        path,
+        settings=Settings(index_dir=tmp_path / "unused"),
+        methods=("dense", "lexical", "hybrid"),
+        k=3,
+        embedder=embedder,
+    )
+    assert [r.method for r in results] == ["dense", "lexical", "hybrid"]
+    for r in results:
+        assert (r.report.questions, r.report.answerable, r.report.unanswerable) == (3, 2, 1)
+        assert r.report.hit_at_1 == 1.0  # two documents, each question names its own
+        assert r.recall_curve(3) == [1.0, 1.0, 1.0]
+
+
+def test_the_eval_command_prints_writes_json_and_plots(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    assert qa("index", "--corpus", str(CORPUS), "--index", str(index), "--quiet").returncode == 0
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "Which country offered to lead NATO\'s training mission in Iraq?", '
+        '"answers": ["Denmark"]}\n\n'
+        '{"question": "How long should sourdough proof?", "unanswerable": true}\n',
+        encoding="utf-8",
+    )
+    out = qa(
+        "eval",
+        str(questions),
+        "--index",
+        str(index),
+        "--compare",
+        "--k",
+        "5",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--plot",
+        str(tmp_path / "r.png"),
+        "--quiet",
+    )
+    assert out.returncode == 0, out.stderr
+    header = out.stdout.splitlines()[0].split()
+    assert header == ["metric", "dense", "lexical", "hybrid"]
+    assert "abstention recall" in out.stdout and "latency p95 (ms)" in out.stdout
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["methods"]["hybrid"]["hit_at_1"] == 1.0
+    assert data["methods"]["hybrid"]["abstention_recall"] == 1.0
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_malformed_question_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "x"}\n', encoding="utf-8")
+    out = qa("eval", str(bad), "--index", str(tmp_path))
+    assert out.returncode == 1 and "line 1" in out.stderr and "Traceback" not in out.stderr
+    missing = qa("eval", str(tmp_path / "none.jsonl"))
+    assert missing.returncode == 1 and "no question set at" in missing.stderr
