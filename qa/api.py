@@ -36,7 +36,10 @@ FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(min_length=1, m
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: Annotated[str, Field(description="The question, 1 to 2000 characters.")]
+    question: Annotated[
+        str,
+        Field(min_length=1, description="The question, 1 to 2000 characters."),
+    ]
     k: Annotated[int, Field(ge=1, le=50, description="How many passages to return.")] = 5
     filters: Annotated[
         dict[str, FilterValue] | None,
@@ -56,6 +59,9 @@ class AskRequest(BaseModel):
     @classmethod
     def _trimmed_length(cls, value: str) -> str:
         value = value.strip()
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            # JSON allows lone surrogates; they cannot be encoded back, so refuse them here.
+            raise ValueError("contains an unpaired surrogate (\\ud800-\\udfff): send valid Unicode")
         if not value:
             raise ValueError("must not be empty: send some text to ask about")
         if len(value) > MAX_QUESTION_CHARS:
@@ -219,6 +225,9 @@ def create_app(
     )
     _install_error_handlers(app)
     _install_routes(app)
+    from qa.ingestion import install_ingestion  # imports this module: load it after
+
+    install_ingestion(app, settings)
     _install_web(app)
     return app
 

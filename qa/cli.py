@@ -245,6 +245,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"qa: error: invalid setting: {problems}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a full disk, a read-only folder: the index is left as it was
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"qa: error: {exc.strerror or exc}{where}: the index was not changed; "
+            "fix that and run the command again",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

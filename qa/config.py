@@ -33,6 +33,30 @@ class Settings(BaseSettings):
     fusion: Literal["rrf", "convex"] = "convex"
     dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=1, le=100_000)
+    # Live ingestion and its security: qa/ingestion.py and qa/security.py.
+    api_key: str | None = Field(
+        default=None,
+        repr=False,  # never in a log line or a traceback
+        description="Bearer key for POST and DELETE /documents; unset or empty disables them.",
+    )
+    require_key_for_reads: bool = Field(
+        default=False,
+        description="Reads (/ask, /documents) need the key too; /health, the API docs and "
+        "the chat page's static files stay open.",
+    )
+    sync_corpus: bool = Field(
+        default=True,
+        description="Mirror documents added or deleted over HTTP into corpus_dir, so that "
+        "`qa index` keeps them.",
+    )
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    max_upload_bytes: int = Field(default=10 << 20, ge=1024, le=1 << 31)
+
+    @model_validator(mode="after")
+    def _reads_need_a_key(self) -> Settings:
+        if self.require_key_for_reads and not self.api_key:
+            raise ValueError("QA_REQUIRE_KEY_FOR_READS is set but QA_API_KEY is not: set both")
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

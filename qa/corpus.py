@@ -24,6 +24,8 @@ from qa.types import Document
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".txt"})
+MAX_METADATA_DEPTH = 8
+MAX_FRONT_MATTER_EVENTS = 10_000
 # Front matter: a first line of exactly '---', YAML, then a line of '---' (or '...').
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 
@@ -48,6 +50,7 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
     match = _FRONT_MATTER.match(raw)
     if not match:
         return {}, raw
+    check_front_matter_shape(match.group(1) or "")
     try:
         loaded = yaml.safe_load(match.group(1) or "")
     except yaml.YAMLError as exc:
@@ -57,6 +60,25 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
     if not isinstance(loaded, dict):
         raise ValueError("front matter must be a YAML mapping (key: value lines)")
     return {str(k): _plain(v) for k, v in loaded.items()}, raw[match.end() :]
+
+
+def check_front_matter_shape(yaml_text: str) -> None:
+    """Refuse YAML that would expand or nest without bound before it is loaded: aliases
+    can make a few bytes stand for gigabytes of metadata, and deep nesting overflows
+    the loader's stack. Raises ValueError."""
+    depth = 0
+    try:
+        for count, event in enumerate(yaml.parse(yaml_text, Loader=yaml.SafeLoader)):
+            if isinstance(event, yaml.AliasEvent):
+                raise ValueError("front matter must not use YAML aliases (*name)")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            if depth > MAX_METADATA_DEPTH + 1 or count > MAX_FRONT_MATTER_EVENTS:
+                raise ValueError("front matter is too large or too deeply nested")
+    except yaml.YAMLError as exc:
+        raise ValueError(f"invalid YAML front matter: {exc}") from exc
 
 
 def _plain(value: Any) -> Any:

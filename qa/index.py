@@ -208,7 +208,7 @@ class Index:
                 **{**self.manifest.__dict__, "files": files, "created_at": time.time()}
             )
             _write_json(tmp / "manifest.json", manifest.to_json())
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             final = index_dir / f"v-{time.time_ns()}-{uuid.uuid4().hex[:6]}"
             os.rename(tmp, final)
             _write_atomic(index_dir / CURRENT, final.name.encode())
@@ -350,10 +350,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

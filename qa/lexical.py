@@ -41,6 +41,10 @@ _STOPWORDS = frozenset(
 )
 
 
+# bm25s logs every build at DEBUG on its own handler; that is noise on a command line.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
     import Stemmer
@@ -99,6 +103,5 @@ class LexicalIndex:
             raise ValueError(f"the lexical index has {size} rows for {rows} chunks")
         if not size:
             return cls.build([])
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
         model = bm25s.BM25.load(str(target), show_progress=False, verbosity=0)
         return cls(model, size)
