@@ -56,8 +56,10 @@ class _Progress:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
     from qa.corpus import scan_corpus
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embedding import Embedder, SentenceTransformerEmbedder
     from qa.indexing import update_index
     from qa.service import chunk_settings
 
@@ -65,16 +67,25 @@ def cmd_index(args: argparse.Namespace) -> int:
     scan = scan_corpus(settings.corpus_dir)
     for warning in scan.warnings:
         print(f"qa: warning: {warning}", file=sys.stderr)
-    embedder = SentenceTransformerEmbedder(settings.model)
-    stats = update_index(
-        scan.documents,
-        index_dir=settings.index_dir,
-        embedder=embedder,
-        settings=chunk_settings(settings),
-        rebuild=args.rebuild,
-        batch_size=settings.batch_size,
-        progress=None if args.quiet else _Progress("embedding"),
-    )
+    with ExitStack() as stack:  # shuts down the Ray we started, however indexing ends
+        embedder: Embedder
+        if args.ray is None:
+            embedder = SentenceTransformerEmbedder(settings.model)
+        else:
+            from qa.distributed import RayEmbedder
+
+            embedder = stack.enter_context(
+                RayEmbedder(settings.model, address=args.ray, actors=args.ray_actors)
+            )
+        stats = update_index(
+            scan.documents,
+            index_dir=settings.index_dir,
+            embedder=embedder,
+            settings=chunk_settings(settings),
+            rebuild=args.rebuild,
+            batch_size=settings.batch_size,
+            progress=None if args.quiet else _Progress("embedding"),
+        )
     print(stats.summary())
     return 0
 
@@ -183,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed on the Ray cluster at ADDRESS (e.g. auto), or without one on Ray started "
+        "here; needs pip install 'qa[ray]'",
+    )
+    p.add_argument(
+        "--ray-actors", type=int, metavar="N", help="model replicas on Ray (default: one per CPU)"
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("serve", help="serve the HTTP API and the chat page")
