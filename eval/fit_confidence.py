@@ -29,6 +29,7 @@ from qa.embedding import SentenceTransformerEmbedder
 from qa.evaluation import EvalQuestion, hit_at_k, load_squad, reciprocal_rank, relevances
 from qa.indexing import build_index
 from qa.retrieval import Query, RetrievalSettings, Retriever
+from qa.service import QAService
 
 REPO = Path(__file__).resolve().parents[1]
 SQUAD = REPO.parent / "shared" / "datasets" / "squad2-dev-3articles.json"
@@ -67,17 +68,15 @@ def compare_fusion(
 
 
 def feature_rows(
-    retriever: Retriever,
-    embedder: SentenceTransformerEmbedder,
-    questions: list[EvalQuestion],
-    vectors: np.ndarray,
+    service: QAService, questions: list[EvalQuestion], vectors: np.ndarray
 ) -> np.ndarray:
+    """The confidence features of each question, computed as QAService.ask does."""
     settings = AnswerSettings()
     rows = []
     for q, v in zip(questions, vectors, strict=True):
-        passages = retriever.search(Query(q.question, 5), v)
+        passages = service.retriever.search(Query(q.question, 5), v)
         found = candidates(passages, limit=settings.passages)
-        sims = embedder.encode([c.text for c in found]) @ v
+        sims = service.sentence_similarities(service.retriever, found, v)
         rows.append(features(passages, max(sentence_scores(q.question, found, sims, settings))))
     return np.array(rows, dtype=np.float64)
 
@@ -113,10 +112,10 @@ def main() -> int:
     retriever = Retriever(embedder=embedder, index=squad_index)
     if "--skip-fusion" not in sys.argv:
         compare_fusion(retriever, answerable, ans_vectors)
-    retriever.settings = RetrievalSettings()  # the shipped default
-    positives = feature_rows(retriever, embedder, answerable, ans_vectors)
-    off = Retriever(embedder=embedder, index=seed_index)
-    negatives = feature_rows(off, embedder, dev, vectors)
+    positives = feature_rows(
+        QAService(embedder=embedder, index=squad_index), answerable, ans_vectors
+    )
+    negatives = feature_rows(QAService(embedder=embedder, index=seed_index), dev, vectors)
     x = np.vstack([positives, negatives])
     y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
     w = fit_logistic(x, y)

@@ -204,18 +204,27 @@ def create_app(
     """The app. The model and index load at start-up (lifespan), not at import."""
     settings = settings or Settings()
     factory = service_factory or (lambda: QAService.from_settings(settings))
+    # Only a service this app built is ours to wrap (and close); an injected one is not.
+    batching = service_factory is None and settings.batch_window_ms > 0
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.service = None
         app.state.load_error = None
         try:
-            app.state.service = await run_in_threadpool(factory)
+            service = await run_in_threadpool(factory)
+            if batching:
+                service.enable_micro_batching(
+                    window_ms=settings.batch_window_ms, max_batch=settings.max_question_batch
+                )
+            app.state.service = service
         except QAError as exc:
             # Stay up and say why on every request, rather than die without a word.
             log.error("the service cannot answer: %s", exc.message)
             app.state.load_error = exc
         yield
+        if batching and app.state.service is not None:
+            app.state.service.close()
 
     app = FastAPI(
         title="qa",

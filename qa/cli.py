@@ -61,7 +61,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.corpus import scan_corpus
     from qa.embedding import Embedder, SentenceTransformerEmbedder
     from qa.indexing import update_index
-    from qa.service import chunk_settings
+    from qa.service import chunk_settings, index_settings
 
     settings = _settings(args)
     scan = scan_corpus(settings.corpus_dir)
@@ -85,6 +85,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             rebuild=args.rebuild,
             batch_size=settings.batch_size,
             progress=None if args.quiet else _Progress("embedding"),
+            index_settings=index_settings(settings),
         )
     print(stats.summary())
     return 0

@@ -28,11 +28,17 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=16, le=8192)
     chunk_overlap: int = Field(default=100, ge=0)
     batch_size: int = Field(default=32, ge=1, le=1024)
+    # Micro-batching of concurrent questions in the server; 0 turns it off.
+    batch_window_ms: float = Field(default=2.0, ge=0.0, le=100.0)
+    max_question_batch: int = Field(default=32, ge=1, le=256)
     default_k: int = Field(default=5, ge=1, le=50)
     retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["rrf", "convex"] = "convex"
     dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=1, le=100_000)
+    # Exact search below this many chunks, an IVF index above (benchmarks/bench_scale.py).
+    ann_threshold: int = Field(default=100_000, ge=1000)
+    ivf_nprobe: int = Field(default=32, ge=1, le=4096)
     # Live ingestion and its security: qa/ingestion.py and qa/security.py.
     api_key: str | None = Field(
         default=None,

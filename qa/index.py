@@ -37,12 +37,14 @@ from qa.errors import (
 )
 from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import LexicalIndex
+from qa.sentences import FILES as SENTENCE_FILES
+from qa.sentences import SentenceTable
 from qa.types import Chunk, Document
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 LOCK = ".lock"
-_FILES = ("vectors.faiss", "chunks.json", "documents.json", *LEXICAL_FILES)
+_FILES = ("vectors.faiss", "chunks.json", "documents.json", *LEXICAL_FILES, *SENTENCE_FILES)
 REBUILD_HINT = "run `qa index --rebuild`"
 
 
@@ -53,6 +55,7 @@ class Manifest:
     documents: Mapping[str, str]  # doc_id -> content hash
     chunks: int
     index_type: str = "flat-ip"
+    index_params: Mapping[str, int] = field(default_factory=dict)
     files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     created_at: float = 0.0
@@ -64,6 +67,7 @@ class Manifest:
             "model": dict(self.model),
             "chunking": dict(self.chunking),
             "index_type": self.index_type,
+            "index_params": dict(self.index_params),
             "chunks": self.chunks,
             "documents": dict(self.documents),
             "files": {k: dict(v) for k, v in self.files.items()},
@@ -77,10 +81,46 @@ class Manifest:
             model=dict(data["model"]),
             chunking=dict(data["chunking"]),
             index_type=str(data["index_type"]),
+            index_params=dict(data.get("index_params", {})),
             chunks=int(data["chunks"]),
             documents=dict(data["documents"]),
             files=dict(data["files"]),
         )
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Which FAISS index to build. Exact search up to `ann_threshold` chunks; above it an
+    inverted-file index, which benchmarks/bench_scale.py shows keeps recall@10 >= 0.95
+    against exact search at a fraction of its latency."""
+
+    ann_threshold: int = 100_000
+    nprobe: int = 32
+
+    def describe(self, n: int, dim: int) -> tuple[str, dict[str, int]]:
+        if n < self.ann_threshold:
+            return "flat-ip", {}
+        # ~4 sqrt(N) lists is FAISS's usual advice; k-means needs ~40 points per list.
+        nlist = max(1, min(int(4 * n**0.5), n // 40))
+        return "ivf-flat", {"nlist": nlist, "nprobe": min(self.nprobe, nlist)}
+
+
+def build_faiss(
+    vectors: np.ndarray, dim: int, settings: IndexSettings
+) -> tuple[faiss.Index, str, dict[str, int]]:
+    kind, params = settings.describe(len(vectors), dim)
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    if kind == "flat-ip":
+        index: faiss.Index = faiss.IndexFlatIP(dim)  # inner product = cosine on unit vectors
+    else:
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, params["nlist"], faiss.METRIC_INNER_PRODUCT)
+        index.train(data)
+        index.nprobe = params["nprobe"]
+        index.make_direct_map()  # reconstruct() reuses vectors in incremental builds
+    if len(data):
+        index.add(data)
+    return index, kind, params
 
 
 @dataclass(frozen=True)
@@ -115,6 +155,7 @@ class Index:
         *,
         vectors: faiss.Index,
         lexical: LexicalIndex,
+        sentences: SentenceTable,
         chunks: list[Chunk],
         documents: Mapping[str, Document],
         manifest: Manifest,
@@ -131,6 +172,7 @@ class Index:
             )
         self.faiss = vectors
         self.lexical = lexical
+        self.sentences = sentences
         self.chunks = chunks
         self.documents = dict(documents)
         self.manifest = manifest
@@ -144,20 +186,27 @@ class Index:
         documents: Mapping[str, Document],
         model: Mapping[str, Any],
         chunking: Mapping[str, Any],
+        sentences: SentenceTable | None = None,
+        settings: IndexSettings | None = None,
     ) -> Index:
         dim = int(model["dimension"])
-        flat = faiss.IndexFlatIP(dim)  # inner product equals cosine on normalised vectors
-        if len(vectors):
-            flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        flat, kind, params = build_faiss(vectors, dim, settings or IndexSettings())
         manifest = Manifest(
             model=dict(model),
             chunking=dict(chunking),
             documents={d.doc_id: d.content_hash for d in documents.values()},
             chunks=len(chunks),
+            index_type=kind,
+            index_params=params,
         )
         lexical = LexicalIndex.build([c.text for c in chunks])
         return cls(
-            vectors=flat, lexical=lexical, chunks=chunks, documents=documents, manifest=manifest
+            vectors=flat,
+            lexical=lexical,
+            sentences=sentences or SentenceTable.empty(dim),
+            chunks=chunks,
+            documents=documents,
+            manifest=manifest,
         )
 
     @property
@@ -180,7 +229,14 @@ class Index:
             scores, rows = self.faiss.search(q, k)
         else:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            params: Any
+            if isinstance(self.faiss, faiss.IndexIVF):
+                # Probe every list: a narrow filter must still find k matches when k exist.
+                params = faiss.SearchParametersIVF(  # type: ignore[call-arg]
+                    sel=selector, nprobe=self.faiss.nlist
+                )
+            else:
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
             scores, rows = self.faiss.search(q, k, params=params)
         return scores, rows
 
@@ -222,6 +278,7 @@ class Index:
     def _write_files(self, folder: Path) -> dict[str, dict[str, Any]]:
         faiss.write_index(self.faiss, str(folder / "vectors.faiss"))
         self.lexical.save(folder)
+        self.sentences.save(folder)
         _write_json(folder / "chunks.json", [[c.doc_id, c.start, c.end] for c in self.chunks])
         _write_json(
             folder / "documents.json",
@@ -254,12 +311,18 @@ class Index:
             documents = _load_documents(folder / "documents.json")
             chunks = _load_chunks(folder / "chunks.json", documents)
             lexical = LexicalIndex.load(folder, len(chunks))
+            sentences = SentenceTable.load(folder)
         except (RuntimeError, ValueError, KeyError, TypeError, OSError) as exc:
             raise IndexCorruptError(
                 f"the index in {index_dir} is damaged ({exc}): " + REBUILD_HINT
             ) from exc
         return cls(
-            vectors=vectors, lexical=lexical, chunks=chunks, documents=documents, manifest=manifest
+            vectors=vectors,
+            lexical=lexical,
+            sentences=sentences,
+            chunks=chunks,
+            documents=documents,
+            manifest=manifest,
         )
 
 

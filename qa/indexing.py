@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_text
-from qa.embedding import Embedder, Progress, check_chunk_size
+from qa.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
 from qa.errors import IndexNotFoundError
-from qa.index import Expectation, Index, write_lock
+from qa.index import Expectation, Index, IndexSettings, write_lock
 from qa.lexical import TOKENIZER_VERSION
+from qa.sentences import SentenceTable, chunk_sentence_spans
 from qa.types import Chunk, Document
 
 
@@ -58,6 +59,7 @@ def build_index(
     previous: Index | None = None,
     batch_size: int = 32,
     progress: Progress | None = None,
+    index_settings: IndexSettings | None = None,
 ) -> tuple[Index, IndexStats]:
     """A new index over `documents`, reusing the vectors of documents that did not change.
 
@@ -77,17 +79,32 @@ def build_index(
         for d in fresh
     }
     flat = [c for d in fresh for c in new_chunks[d.doc_id]]
-    new_vectors = embedder.encode([c.text for c in flat], batch_size=batch_size, progress=progress)
+    spans = chunk_sentence_spans(flat)
+    new_vectors, sentence_vectors = encode_with_spans(
+        embedder, [c.text for c in flat], spans, batch_size=batch_size, progress=progress
+    )
+    dim = embedder.identity.dimension
+    fresh_sentences = SentenceTable.from_chunks(flat, spans, sentence_vectors, dim).by_document()
+    old_sentences = previous.sentences.by_document() if previous else {}
 
     chunks, parts = _assemble(ordered, new_chunks, new_vectors, old_rows, previous)
-    dim = embedder.identity.dimension
     vectors = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+    sentences = SentenceTable.concat(
+        [
+            t
+            for d in ordered
+            if (t := (fresh_sentences if d.doc_id in new_chunks else old_sentences).get(d.doc_id))
+        ],
+        dim,
+    )
     index = Index.create(
         vectors=vectors,
         chunks=chunks,
         documents={d.doc_id: d for d in ordered},
         model=embedder.identity.as_dict(),
         chunking=chunking_identity(settings),
+        sentences=sentences,
+        settings=index_settings,
     )
     current = {d.doc_id for d in ordered}
     stats = IndexStats(
@@ -151,6 +168,7 @@ def update_index(
     rebuild: bool = False,
     batch_size: int = 32,
     progress: Progress | None = None,
+    index_settings: IndexSettings | None = None,
 ) -> IndexStats:
     """Bring the index in `index_dir` up to date with `documents`, under the write lock."""
     with write_lock(index_dir):
@@ -162,6 +180,7 @@ def update_index(
             previous=previous,
             batch_size=batch_size,
             progress=progress,
+            index_settings=index_settings,
         )
         index.save(index_dir)
     return stats

@@ -164,7 +164,6 @@ class Retriever:
 
     def passages(self, rows: list[int], ranked: Ranked) -> list[Passage]:
         where = {int(r): i for i, r in enumerate(ranked.rows.tolist())}
-        lexical_known = self.settings.method != "dense"
         out: list[Passage] = []
         for rank, row in enumerate(rows, start=1):
             i = where[row]
@@ -172,7 +171,7 @@ class Retriever:
             doc = self.index.documents[chunk.doc_id]
             scores = Scores(
                 dense=float(ranked.dense[i]),
-                lexical=float(ranked.lexical[i]) if lexical_known else None,
+                lexical=float(ranked.lexical[i]),
                 fused=float(ranked.fused[i]),
             )
             out.append(

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from qa.answer import AnswerSettings, candidates, choose_answer
+from qa.answer import AnswerSettings, Candidate, candidates, choose_answer
 from qa.chunking import ChunkSettings
 from qa.config import Settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError
 from qa.filters import validate
-from qa.index import Index
+from qa.index import Index, IndexSettings
 from qa.indexing import expectation
 from qa.retrieval import Query, RetrievalSettings, Retriever
 from qa.types import AskResult, Document
@@ -33,6 +33,10 @@ class Health:
 
 def chunk_settings(settings: Settings) -> ChunkSettings:
     return ChunkSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
+
+
+def index_settings(settings: Settings) -> IndexSettings:
+    return IndexSettings(ann_threshold=settings.ann_threshold, nprobe=settings.ivf_nprobe)
 
 
 def retrieval_settings(settings: Settings) -> RetrievalSettings:
@@ -68,6 +72,20 @@ class QAService:
     def index(self) -> Index:
         return self.retriever.index
 
+    def enable_micro_batching(self, *, window_ms: float, max_batch: int) -> None:
+        """Encode concurrent questions together (the server does this; the CLI need not)."""
+        from qa.batching import MicroBatchingEmbedder
+
+        self.embedder = MicroBatchingEmbedder(
+            self.embedder, window_ms=window_ms, max_batch=max_batch
+        )
+        self.swap_index(self.index)
+
+    def close(self) -> None:
+        close = getattr(self.embedder, "close", None)
+        if close is not None:
+            close()
+
     def swap_index(self, index: Index) -> None:
         """Serve `index` from now on. One reference assignment: a request sees the old
         index or the new one, never a mix."""
@@ -88,17 +106,26 @@ class QAService:
         vector = retriever.embed_question(query.text)
         passages = retriever.search(query, vector)
         found = candidates(passages, limit=self.answer_settings.passages)
-        similarities = (
-            self.embedder.encode([c.text for c in found]) @ vector
-            if found
-            else np.zeros(0, np.float32)
-        )
+        similarities = self.sentence_similarities(retriever, found, vector)
         answer = choose_answer(
             query.text, found, similarities, passages, settings=self.answer_settings
         )
         return AskResult(
             question=query.text, answer=answer, passages=passages, answerable=answer is not None
         )
+
+    def sentence_similarities(
+        self, retriever: Retriever, found: Sequence[Candidate], vector: np.ndarray
+    ) -> np.ndarray:
+        """Stored sentence vectors where the index has them (every index built by this
+        version does); the model only for sentences it lacks."""
+        sims = retriever.index.sentences.similarities(
+            [(c.doc_id, c.start, c.end) for c in found], vector
+        )
+        missing = np.flatnonzero(np.isnan(sims))
+        if len(missing):
+            sims[missing] = self.embedder.encode([found[int(i)].text for i in missing]) @ vector
+        return sims
 
     def documents(self) -> list[Document]:
         return sorted(self.index.documents.values(), key=lambda d: d.doc_id)

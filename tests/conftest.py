@@ -46,6 +46,23 @@ class FakeEmbedder:
         self, texts: Sequence[str], *, batch_size: int = 32, progress: object = None
     ) -> np.ndarray:
         self.encoded.extend(texts)
+        return self._vectors(texts)
+
+    def encode_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        *,
+        batch_size: int = 32,
+        progress: object = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Like the real model: one pass per text; span vectors come with it."""
+        pooled = [
+            self._vectors([t[a:b] for a, b in ss]) for t, ss in zip(texts, spans, strict=True)
+        ]
+        return self.encode(texts), pooled
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.identity.dimension), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):

@@ -18,6 +18,7 @@ from qa.errors import (
 )
 from qa.index import CURRENT, Index, current_version, write_lock
 from qa.indexing import build_index, expectation
+from qa.types import Chunk
 from tests.conftest import FakeEmbedder
 
 DOCS = [
@@ -147,3 +148,39 @@ def test_the_write_lock_excludes_a_second_writer(tmp_path: Path) -> None:
                 pass
     with write_lock(tmp_path):  # released again
         assert (tmp_path / ".lock").exists()
+
+
+def test_large_indexes_switch_to_ivf_with_parameters_in_the_manifest(tmp_path: Path) -> None:
+    from qa.index import IndexSettings
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(20, 32))
+    vectors = centres[rng.integers(0, 20, 4000)] + 0.3 * rng.normal(size=(4000, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    docs = {"d.md": make_document("d.md", "x " * 5000)}
+    chunks = [Chunk("d.md", i, i + 1, "x") for i in range(4000)]
+    model = {"dimension": 32}
+    exact = Index.create(vectors=vectors, chunks=chunks, documents=docs, model=model, chunking={})
+    ann = Index.create(
+        vectors=vectors,
+        chunks=chunks,
+        documents=docs,
+        model=model,
+        chunking={},
+        settings=IndexSettings(ann_threshold=1000, nprobe=8),
+    )
+    assert exact.manifest.index_type == "flat-ip"
+    assert ann.manifest.index_type == "ivf-flat"
+    assert ann.manifest.index_params == {"nlist": 100, "nprobe": 8}
+    queries = vectors[:50] + 0.05 * rng.normal(size=(50, 32)).astype(np.float32)
+    truth = exact.search(queries, 10)[1]
+    got = ann.search(queries, 10)[1]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got, strict=True)])
+    assert recall >= 0.95
+    ann.save(tmp_path)
+    loaded = Index.load(tmp_path)
+    assert loaded.manifest.index_params == {"nlist": 100, "nprobe": 8}
+    assert np.array_equal(loaded.search(queries, 10)[1], got)
+    assert np.allclose(loaded.vectors([7, 3999]), vectors[[7, 3999]])
+    allowed = np.array([5, 900, 3001], dtype=np.int64)  # a narrow filter still finds them all
+    assert set(loaded.search(queries[:1], 3, allowed=allowed)[1][0]) == {5, 900, 3001}

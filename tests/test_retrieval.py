@@ -125,8 +125,9 @@ def test_a_filter_still_returns_k_when_k_chunks_match() -> None:
     assert retriever.search(Query("Denmark", k=5, filters={"source": "nobody"})) == []
 
 
-def test_cap_per_document_and_dense_only_has_no_lexical_score() -> None:
+def test_cap_per_document_and_dense_only_still_reports_bm25() -> None:
     passages = _retriever().search(Query("troops forces", k=3, max_per_document=1))
     assert len({p.chunk.doc_id for p in passages}) == 3
     dense_only = _retriever(RetrievalSettings(method="dense")).search(Query("troops", k=2))
-    assert all(p.scores.lexical is None for p in dense_only)
+    assert all(p.scores.fused == p.scores.dense for p in dense_only)
+    assert all(p.scores.lexical is not None and p.scores.lexical > 0 for p in dense_only)

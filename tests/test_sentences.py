@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import ChunkSettings, split_sentences
+from qa.corpus import make_document
+from qa.index import Index
+from qa.indexing import build_index, update_index
+from qa.service import QAService
+from tests.conftest import FakeEmbedder
+
+DOCS = [
+    make_document("a.md", "Denmark leads the mission. It sends 285 troops. Canada led it before."),
+    make_document("b.md", "Lithuania deploys soldiers. They train local forces in Iraq."),
+]
+
+
+def test_every_sentence_of_every_chunk_is_stored_once(tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    index, _ = build_index(DOCS, embedder=emb, settings=ChunkSettings(8, 4))
+    expected = {
+        (c.doc_id, c.start + s.start, c.start + s.end)
+        for c in index.chunks
+        for s in split_sentences(c.text)
+    }
+    assert set(index.sentences.keys) == expected
+    assert len(index.sentences.keys) == len(expected)  # overlap does not duplicate rows
+    docs = {d.doc_id: d.text for d in DOCS}
+    for doc_id, start, end in index.sentences.keys:
+        want = FakeEmbedder()._vectors([docs[doc_id][start:end]])[0]
+        got = index.sentences.similarities([(doc_id, start, end)], want)[0]
+        assert abs(got - 1.0) < 2e-3  # float16 storage
+    index.save(tmp_path)
+    assert Index.load(tmp_path).sentences.keys == index.sentences.keys
+
+
+def test_incremental_updates_keep_and_drop_sentences_with_their_documents(tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    update_index(DOCS, index_dir=tmp_path, embedder=emb, settings=ChunkSettings(40, 10))
+    before = Index.load(tmp_path).sentences.by_document()["a.md"]
+    update_index(DOCS[:1], index_dir=tmp_path, embedder=emb, settings=ChunkSettings(40, 10))
+    after = Index.load(tmp_path).sentences
+    assert {k[0] for k in after.keys} == {"a.md"}
+    assert after.keys == before.keys and np.array_equal(after.vectors, before.vectors)
+
+
+def test_asking_uses_stored_sentence_vectors_not_the_model(tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    index, _ = build_index(DOCS, embedder=emb, settings=ChunkSettings(40, 10))
+    service = QAService(embedder=emb, index=index)
+    emb.encoded.clear()
+    service.ask("Who leads the mission?", k=2)
+    assert emb.encoded == ["Who leads the mission?"]
+
+
+def test_missing_sentence_vectors_fall_back_to_the_model(tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    index, _ = build_index(DOCS, embedder=emb, settings=ChunkSettings(40, 10))
+    bare = Index.create(
+        vectors=index.vectors(list(range(len(index.chunks)))),
+        chunks=index.chunks,
+        documents=index.documents,
+        model=emb.identity.as_dict(),
+        chunking={},
+    )
+    service = QAService(embedder=emb, index=bare)
+    emb.encoded.clear()
+    result = service.ask("Who leads the mission?", k=2)
+    assert len(emb.encoded) > 1  # the question and then the candidate sentences
+    assert result.passages
