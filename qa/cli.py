@@ -70,12 +70,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     with ExitStack() as stack:  # shuts down the Ray we started, however indexing ends
         embedder: Embedder
         if args.ray is None:
-            embedder = SentenceTransformerEmbedder(settings.model)
+            embedder = SentenceTransformerEmbedder(settings.model, precision=settings.precision)
         else:
             from qa.distributed import RayEmbedder
 
             embedder = stack.enter_context(
-                RayEmbedder(settings.model, address=args.ray, actors=args.ray_actors)
+                RayEmbedder(
+                    settings.model,
+                    address=args.ray,
+                    actors=args.ray_actors,
+                    precision=settings.precision,
+                )
             )
         stats = update_index(
             scan.documents,

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=16, le=8192)
     chunk_overlap: int = Field(default=100, ge=0)
     batch_size: int = Field(default=32, ge=1, le=1024)
+    # bf16 encodes ~2x faster with unchanged retrieval on CPUs that compute it natively
+    # (SQuAD slice: hit@5 0.970 either way); "auto" uses it only there.
+    precision: Literal["fp32", "bf16", "auto"] = "auto"
     # Micro-batching of concurrent questions in the server; 0 turns it off.
     batch_window_ms: float = Field(default=2.0, ge=0.0, le=100.0)
     max_question_batch: int = Field(default=32, ge=1, le=256)

@@ -65,6 +65,7 @@ class RayEmbedder:
         address: str = LOCAL,
         actors: int | None = None,
         local: Embedder | None = None,
+        precision: str = "auto",
     ) -> None:
         """`local` is this process's copy of `model`; it is loaded when not given."""
         if actors is not None and actors < 1:
@@ -76,7 +77,8 @@ class RayEmbedder:
         self._address = address
         self._actors = actors
         self._owns_ray = False
-        self._local = local or SentenceTransformerEmbedder(model)
+        self._precision = precision
+        self._local = local or SentenceTransformerEmbedder(model, precision=precision)
         self.identity: ModelIdentity = self._local.identity
 
     def _start(self) -> int:
@@ -120,6 +122,7 @@ class RayEmbedder:
                 "model": self._model,
                 "identity": self.identity.as_dict(),
                 "batch_size": batch_size,
+                "precision": self._precision,
             },
             batch_size=None,  # one block, already sorted and sized, is one call
             batch_format="numpy",
@@ -188,8 +191,10 @@ class RayEmbedder:
 class _EncodeBlock:
     """A Ray Data actor: one model replica that encodes whole blocks."""
 
-    def __init__(self, *, model: str, identity: dict[str, Any], batch_size: int) -> None:
-        self._embedder = SentenceTransformerEmbedder(model)
+    def __init__(
+        self, *, model: str, identity: dict[str, Any], batch_size: int, precision: str = "auto"
+    ) -> None:
+        self._embedder = SentenceTransformerEmbedder(model, precision=precision)
         if self._embedder.identity.as_dict() != identity:
             # Another model under the same setting on some node: vectors would not compare.
             raise ModelError(

@@ -131,8 +131,9 @@ def weights_hash(path: Path) -> str:
 class SentenceTransformerEmbedder:
     """Normalised sentence embeddings from a local sentence-transformers model."""
 
-    def __init__(self, model: str = DEFAULT_MODEL) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, precision: str = "auto") -> None:
         path = resolve_model_dir(model)
+        self.precision = resolve_precision(precision)
         # Belt and braces: even a model whose config names a hub repo stays offline.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -145,6 +146,10 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises many types for a broken folder
             raise ModelError(f"could not load the model in {path}: {exc}") from exc
+        if self.precision == "bf16":
+            import torch
+
+            self._model.to(torch.bfloat16)
         self._lock = threading.Lock()
         tokenizer = self._model.tokenizer
         self._tokenizer = tokenizer
@@ -231,7 +236,29 @@ class SentenceTransformerEmbedder:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return np.asarray(vectors, dtype=np.float32)
+        out = np.asarray(vectors, dtype=np.float32)
+        # Normalised in the model's precision; in bf16 that leaves norms off by ~0.3%.
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+
+def cpu_has_bf16() -> bool:
+    """Native bf16 matrix instructions (AVX-512 BF16 or AMX); without them bf16 is slow."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    """fp32, bf16, or auto: bf16 where the CPU computes it natively, fp32 elsewhere."""
+    if precision == "auto":
+        return "bf16" if cpu_has_bf16() else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"QA_PRECISION must be fp32, bf16 or auto, not {precision!r}")
+    return precision
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

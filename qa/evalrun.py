@@ -65,7 +65,7 @@ def run_eval(
     embedder: Embedder | None = None,
     progress: Progress | None = None,
 ) -> list[MethodResult]:
-    embedder = embedder or SentenceTransformerEmbedder(settings.model)
+    embedder = embedder or SentenceTransformerEmbedder(settings.model, precision=settings.precision)
     index, questions = load_index_for(path, settings, embedder, progress)
     questions = questions[:limit] if limit else questions
     results = []

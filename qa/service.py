@@ -64,7 +64,9 @@ class QAService:
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
         """Load the model and the index, checking that they belong together."""
-        embedder = embedder or SentenceTransformerEmbedder(settings.model)
+        embedder = embedder or SentenceTransformerEmbedder(
+            settings.model, precision=settings.precision
+        )
         index = Index.load(settings.index_dir, expectation(embedder, chunk_settings(settings)))
         return cls(embedder=embedder, index=index, retrieval=retrieval_settings(settings))
 

@@ -75,3 +75,21 @@ def test_importing_the_package_and_cli_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_precision_settings() -> None:
+    from qa.embedding import cpu_has_bf16, resolve_precision
+
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
+    with pytest.raises(ConfigError, match="QA_PRECISION must be fp32, bf16 or auto"):
+        resolve_precision("int4")
+
+
+@pytest.mark.slow
+def test_bf16_and_fp32_agree_closely(embedder) -> None:  # type: ignore[no-untyped-def]
+    texts = ["Denmark will lead NATO's mission in Iraq.", "Lithuanian troops are safe."]
+    fp32 = SentenceTransformerEmbedder(precision="fp32").encode(texts)
+    bf16 = SentenceTransformerEmbedder(precision="bf16").encode(texts)
+    assert bf16.dtype == np.float32
+    assert np.all(np.sum(fp32 * bf16, axis=1) > 0.99)
