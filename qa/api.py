@@ -237,6 +237,10 @@ def create_app(
     from qa.ingestion import install_ingestion  # imports this module: load it after
 
     install_ingestion(app, settings)
+    from qa.reload import install_reload
+
+    # Other worker processes' writes: follow the index on disk, when it is ours to follow.
+    install_reload(app, settings, watch_index=service_factory is None)
     _install_web(app)
     return app
 

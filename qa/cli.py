@@ -101,6 +101,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from qa.index import read_manifest
 
+    if not 1 <= args.workers <= 64:
+        raise QAError(f"--workers must be between 1 and 64, not {args.workers}")
     settings = _settings(args)
     read_manifest(settings.index_dir)  # fail here, clearly, rather than serve 503s
     # Worker processes build their app from the environment: hand the settings on.
@@ -112,6 +114,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=30,
+        # Several processes: each builds its app with the factory (uvicorn spawns them),
+        # loads its own model and maps the same index files; qa.reload keeps them current.
+        workers=args.workers,
+        # A worker needs seconds to load the model: the 5 s default would fail every
+        # SIGHUP rolling restart, and could take a busy starting worker for a hung one.
+        timeout_worker_healthcheck=60,
     )
     return 0
 
@@ -219,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes, 1-64 (default 1): each loads the model, all share the "
+        "memory-mapped index",
     )
     p.set_defaults(func=cmd_serve)
 

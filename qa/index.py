@@ -299,7 +299,9 @@ class Index:
         return {name: _file_fingerprint(folder / name) for name in _FILES}
 
     @classmethod
-    def load(cls, index_dir: Path, expect: Expectation | None = None) -> Index:
+    def load(
+        cls, index_dir: Path, expect: Expectation | None = None, *, mmap: bool = False
+    ) -> Index:
         folder = current_version(index_dir)
         manifest = _read_manifest(folder)
         if expect is not None:
@@ -307,11 +309,15 @@ class Index:
         for name in _FILES:
             _verify_file(folder / name, manifest.files.get(name))
         try:
-            vectors = faiss.read_index(str(folder / "vectors.faiss"))
+            # mmap: the stored vectors stay in the page cache, read-only and shared by every
+            # process that maps them. IO_FLAG_MMAP_IFC maps flat codes (IndexFlat, HNSW's
+            # storage, IVF lists); IO_FLAG_MMAP maps only IVF lists, and both together fail.
+            flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0
+            vectors = faiss.read_index(str(folder / "vectors.faiss"), flags)
             documents = _load_documents(folder / "documents.json")
             chunks = _load_chunks(folder / "chunks.json", documents)
-            lexical = LexicalIndex.load(folder, len(chunks))
-            sentences = SentenceTable.load(folder)
+            lexical = LexicalIndex.load(folder, len(chunks), mmap=mmap)
+            sentences = SentenceTable.load(folder, mmap=mmap)
         except (RuntimeError, ValueError, KeyError, TypeError, OSError) as exc:
             raise IndexCorruptError(
                 f"the index in {index_dir} is damaged ({exc}): " + REBUILD_HINT

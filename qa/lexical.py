@@ -94,7 +94,7 @@ class LexicalIndex:
         (target / "size.json").write_text(json.dumps({"rows": self.size}))
 
     @classmethod
-    def load(cls, folder: Path, rows: int) -> LexicalIndex:
+    def load(cls, folder: Path, rows: int, *, mmap: bool = False) -> LexicalIndex:
         import bm25s
 
         target = folder / "lexical"
@@ -103,5 +103,6 @@ class LexicalIndex:
             raise ValueError(f"the lexical index has {size} rows for {rows} chunks")
         if not size:
             return cls.build([])
-        model = bm25s.BM25.load(str(target), show_progress=False, verbosity=0)
+        # mmap: the score matrix stays in the page cache, shared by the processes mapping it.
+        model = bm25s.BM25.load(str(target), show_progress=False, verbosity=0, mmap=mmap)
         return cls(model, size)

@@ -96,10 +96,13 @@ class SentenceTable:
             np.save(fh, self.vectors, allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path) -> SentenceTable:
+    def load(cls, folder: Path, *, mmap: bool = False) -> SentenceTable:
         keys = [
             (str(d), int(a), int(b))
             for d, a, b in json.loads((folder / "sentences.json").read_text("utf-8"))
         ]
-        vectors = np.load(folder / "sentences.npy", allow_pickle=False)
+        # mmap: shared read-only pages across worker processes, like the FAISS vectors.
+        vectors = np.load(
+            folder / "sentences.npy", allow_pickle=False, mmap_mode="r" if mmap else None
+        )
         return cls(keys, vectors)

@@ -67,7 +67,9 @@ class QAService:
         embedder = embedder or SentenceTransformerEmbedder(
             settings.model, precision=settings.precision
         )
-        index = Index.load(settings.index_dir, expectation(embedder, chunk_settings(settings)))
+        # Memory-mapped: worker processes share one copy of the vectors in the page cache.
+        expect = expectation(embedder, chunk_settings(settings))
+        index = Index.load(settings.index_dir, expect, mmap=True)
         return cls(embedder=embedder, index=index, retrieval=retrieval_settings(settings))
 
     @property
