@@ -735,9 +735,11 @@
     const room = body.clientHeight;
     let wanted = top - Math.max(24, (room - box.height) / 3);
     if (box.height > room - 48) {
-      wanted = answerMark
-        ? answerMark.getBoundingClientRect().top - origin - room / 3
-        : top - 24;
+      // A tall passage: show its answer sentence, when the answer lies inside it;
+      // otherwise its start (the answer may be elsewhere in the document).
+      const answer = answerMark && answerMark.getBoundingClientRect();
+      const inside = answer && answer.top >= box.top && answer.bottom <= box.bottom;
+      wanted = inside ? answer.top - origin - room / 3 : top - 24;
     }
     body.scrollTop = Math.max(0, wanted);
   }
@@ -768,7 +770,9 @@
       text, String(doc.text || ""), target.passage, target.answer, "hl-passage", "hl-answer");
     ui.docBody.replaceChildren(text);
     ui.docBody.scrollTop = 0;
-    if (first) scrollToHighlight(first, text.querySelector(".hl-answer"));
+    // The cited passage decides the scroll: the answer may come earlier in the document.
+    const passageMark = text.querySelector(".hl-passage") || first;
+    if (passageMark) scrollToHighlight(passageMark, text.querySelector(".hl-answer"));
     ui.docTitle.focus({ preventScroll: true });
   }
 
