@@ -165,7 +165,7 @@ def test_sigkill_at_any_point_of_qa_index_leaves_the_old_index(
     import qa.embedding
 
     with pytest.MonkeyPatch.context() as mp, write_lock(workspace.index_dir):
-        mp.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_: embedder)
+        mp.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
         assert cli.main(command[1:]) == 1
     err = capsys.readouterr().err
     assert "is busy" in err and "try again when it has finished" in err
@@ -175,7 +175,7 @@ def test_sigkill_at_any_point_of_qa_index_leaves_the_old_index(
     # the killed save left behind.
     assert list(workspace.index_dir.glob(".tmp-*")), "the kill while saving left no trace"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_: embedder)
+        mp.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
         assert cli.main(command[1:]) == 0
     assert "indexed 15 documents" in capsys.readouterr().out
     loaded = Index.load(workspace.index_dir, expectation(embedder, chunk_settings(workspace)))
@@ -210,7 +210,7 @@ def test_a_damaged_index_is_a_clear_cli_error_and_a_503(
 
     import qa.service
 
-    monkeypatch.setattr(qa.service, "SentenceTransformerEmbedder", lambda *_: embedder)
+    monkeypatch.setattr(qa.service, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
     code = cli.main(["ask", "Denmark?", "--index", str(workspace.index_dir)])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("qa: error: ") and fix in err, err
@@ -266,7 +266,7 @@ def test_a_full_disk_during_qa_index_is_a_clear_error(
     def full(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_: embedder)
+    monkeypatch.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
     monkeypatch.setattr(faiss, "write_index", full)
     try:
         code = cli.main(

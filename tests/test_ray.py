@@ -6,7 +6,6 @@ import dataclasses
 import importlib.util
 import json
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,14 +16,23 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
+from qa.corpus import scan_corpus
 from qa.distributed import MISSING_RAY, RayEmbedder, _block_rows
+from qa.embedding import SentenceTransformerEmbedder
 from qa.errors import ModelError
 from qa.evaluation import load_squad
 from qa.index import Index
 from qa.indexing import update_index
 from qa.service import chunk_settings
 from qa.types import Document
-from tests.conftest import CORPUS, DENMARK_DOC, DENMARK_QUESTION, QA_BIN, SHARED, free_port
+from tests.conftest import (
+    CORPUS,
+    DENMARK_DOC,
+    DENMARK_QUESTION,
+    SHARED,
+    free_port,
+)
+from tests.conftest import run_qa as qa
 
 SQUAD_SLICE = SHARED / "datasets" / "squad2-dev-3articles.json"
 needs_ray = pytest.mark.skipif(
@@ -56,9 +64,16 @@ def ray_session() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def ray_embedder(ray_session: Any, embedder) -> RayEmbedder:  # type: ignore[no-untyped-def]
+def fp32() -> SentenceTransformerEmbedder:
+    """Bit-for-bit equality is a property of fp32: in bf16 a vector depends slightly on
+    which texts share its batch, and Ray's blocks batch differently from one process."""
+    return SentenceTransformerEmbedder(precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def ray_embedder(ray_session: Any, fp32: SentenceTransformerEmbedder) -> RayEmbedder:
     # Two one-CPU actors on two cores; the running Ray is joined, not started again.
-    return RayEmbedder(actors=2, local=embedder)
+    return RayEmbedder(actors=2, local=fp32, precision="fp32")
 
 
 def build(documents: list[Document], index_dir: Path, embedder: Any) -> Index:
@@ -78,11 +93,11 @@ def assert_same_index(ray_built: Index, local: Index) -> None:
 
 def test_ray_builds_the_same_index_as_one_process_on_the_squad_slice(
     ray_embedder: RayEmbedder,
-    embedder,  # type: ignore[no-untyped-def]
+    fp32: SentenceTransformerEmbedder,
     tmp_path: Path,
 ) -> None:
     documents, _ = load_squad(SQUAD_SLICE)
-    local = build(documents, tmp_path / "local", embedder)
+    local = build(documents, tmp_path / "local", fp32)
     seen: list[tuple[int, int]] = []
     settings = chunk_settings(Settings())
     update_index(
@@ -95,8 +110,8 @@ def test_ray_builds_the_same_index_as_one_process_on_the_squad_slice(
     assert_same_index(Index.load(tmp_path / "ray"), local)
     total = len(local.chunks)
     assert seen[-1] == (total, total) and len(seen) > 1  # block by block, as they come back
-    assert ray_embedder.identity == embedder.identity
-    assert ray_embedder.encode([]).shape == (0, embedder.identity.dimension)
+    assert ray_embedder.identity == fp32.identity
+    assert ray_embedder.encode([]).shape == (0, fp32.identity.dimension)
 
 
 def test_a_worker_with_another_model_fails_the_build_clearly(
@@ -118,29 +133,19 @@ def test_blocks_are_whole_batches_and_feed_every_actor() -> None:
     assert _block_rows(5_000, batch_size=1024, actors=2) == 1024
 
 
-def qa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(QA_BIN), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, **(env or {})},
-    )
-
-
 @needs_ray
 def test_qa_index_with_local_ray_builds_the_seed_corpus_index_of_one_process(
-    corpus_index_dir: Path, tmp_path: Path
+    fp32: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
     index = tmp_path / "index"
     folders = ("--corpus", str(CORPUS), "--index", str(index))
-    built = qa("index", "--ray", *folders)
+    built = qa("index", "--ray", *folders, env={"QA_PRECISION": "fp32"})
     assert built.returncode == 0, built.stderr
     assert "indexed 3 documents" in built.stdout and "3 added" in built.stdout
     assert "embedding: " in built.stderr  # our progress, from the blocks coming back
     assert "Traceback" not in built.stderr
-    # conftest built corpus_index_dir from the same corpus with the in-process model.
-    assert_same_index(Index.load(index), Index.load(corpus_index_dir))
+    local = build(scan_corpus(CORPUS).documents, tmp_path / "local", fp32)
+    assert_same_index(Index.load(index), local)
 
     # Nothing to embed, so Ray is never started: one that tried would fail on this temp dir.
     (tmp_path / "file").touch()
