@@ -57,3 +57,33 @@ class DocumentNotFoundError(QAError):
 
 class InvalidDocumentError(QAError):
     status_code = 422
+
+
+class StorageFullError(IndexError_):
+    """The disk filled up while saving; the previous index is still live."""
+
+    status_code = 507
+
+
+class IndexWriteError(IndexError_):
+    """Saving the index failed for another reason (permissions, I/O)."""
+
+
+class CorpusSyncError(QAError):
+    """The corpus folder cannot be written, so the two would disagree."""
+
+    status_code = 503
+
+
+class DocIdClashError(QAError):
+    """The id needs a file where the corpus folder has a folder, or the reverse."""
+
+    status_code = 409
+
+
+class UnsupportedMediaTypeError(QAError):
+    status_code = 415
+
+
+class BadRequestError(QAError):
+    status_code = 400

@@ -53,7 +53,17 @@ from qa.api import ErrorOut, get_service
 from qa.chunking import ChunkSettings
 from qa.config import Settings
 from qa.corpus import _FRONT_MATTER, MAX_METADATA_DEPTH, SUPPORTED_SUFFIXES, parse_document
-from qa.errors import DocumentNotFoundError, IndexError_, InvalidDocumentError, QAError
+from qa.errors import (
+    BadRequestError,
+    CorpusSyncError,
+    DocIdClashError,
+    DocumentNotFoundError,
+    IndexWriteError,
+    InvalidDocumentError,
+    QAError,
+    StorageFullError,
+    UnsupportedMediaTypeError,
+)
 from qa.index import Index, fsync_dir, read_manifest, write_lock
 from qa.indexing import build_index, expectation
 from qa.security import (
@@ -87,36 +97,6 @@ DOC_ID_RULES = (
     "backslashes, no empty, '.' or '..' segments, no segment starting with '.' (hidden "
     "files are not indexed), no control or invisible characters."
 )
-
-
-class StorageFullError(IndexError_):
-    """The disk filled up while saving; the previous index is still live."""
-
-    status_code = 507
-
-
-class IndexWriteError(IndexError_):
-    """Saving the index failed for another reason (permissions, I/O)."""
-
-
-class CorpusSyncError(QAError):
-    """The corpus folder cannot be written, so the two would disagree."""
-
-    status_code = 503
-
-
-class DocIdClashError(QAError):
-    """The id needs a file where the corpus folder has a folder, or the reverse."""
-
-    status_code = 409
-
-
-class UnsupportedMediaTypeError(QAError):
-    status_code = 415
-
-
-class BadRequestError(QAError):
-    status_code = 400
 
 
 # ----- ids and document contents (pure) ----------------------------------------------------

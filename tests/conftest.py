@@ -127,6 +127,20 @@ def client(service):  # type: ignore[no-untyped-def]
         yield c
 
 
+def run_qa(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The `qa` command as a person runs it, in a real process."""
+    return subprocess.run(
+        [str(QA_BIN), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DENMARK_DOC, DENMARK_QUESTION, QA_BIN
+from tests.conftest import DENMARK_DOC, DENMARK_QUESTION, run_qa
 
 pytestmark = pytest.mark.slow
 
 
-def qa(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(QA_BIN), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
+qa = run_qa
 
 
 def test_index_then_ask_from_the_command_line(tmp_path: Path, corpus_copy: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from qa.config import Settings
 from qa.evalrun import run_eval
 from tests.conftest import CORPUS
-from tests.test_cli import qa
+from tests.conftest import run_qa as qa
 
 pytestmark = pytest.mark.slow
 

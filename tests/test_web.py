@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -31,6 +29,8 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+
+from tests.conftest import Server, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -76,71 +76,6 @@ def chromium_path() -> str | None:
 # ---------------------------------------------------------------- server
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-    log_file: IO[bytes]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log_file.close()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(index_dir: Path, log: Path, timeout: float = 120) -> Server:
-    """`qa serve` on loopback, returned once GET /health answers 200."""
-    port = free_port()
-    log_file = log.open("wb")
-    process = subprocess.Popen(
-        [
-            str(QA_BIN),
-            "serve",
-            "--index",
-            str(index_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(process, f"http://127.0.0.1:{port}", log, log_file)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"qa serve exited with {process.returncode}:\n{server.output()}")
-            try:
-                if httpx.get(server.url + "/health", timeout=2).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(
-            f"qa serve did not answer /health within {timeout} s:\n{server.output()}"
-        )
-    except BaseException:
-        server.stop()
-        raise
-
-
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = tmp_path_factory.mktemp("web-corpus")
@@ -164,7 +99,7 @@ def server(index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     try:
         yield running
     finally:
-        running.stop()
+        stop_server(running)
 
 
 @pytest.fixture(scope="module")
@@ -455,7 +390,7 @@ def test_server_down_shows_a_readable_error(
     try:
         page.goto(second.url + "/")
         expect(page.locator("#service-status")).to_have_attribute("data-state", "ok")
-        second.stop()
+        stop_server(second)
 
         box = page.get_by_label("Your question")
         box.fill(DENMARK_QUESTION)
@@ -470,7 +405,7 @@ def test_server_down_shows_a_readable_error(
         expect(box).to_have_value(DENMARK_QUESTION)
     finally:
         page.context.close()
-        second.stop()
+        stop_server(second)
 
 
 def test_unknown_document_link_shows_a_message(page: Page, server: Server) -> None:
