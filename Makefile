@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install index run test lint typecheck clean
+.PHONY: install index run test check lint typecheck bench eval clean
 
 install: $(STAMP)
 
@@ -22,16 +22,31 @@ index: install
 run: index
 	$(BIN)/qa serve --host $(HOST) --port $(PORT)
 
-test: install
+# Lint and types first (seconds), then the whole suite against the real model.
+test: install check
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
+check: lint typecheck
+
 lint: install
-	$(BIN)/ruff check qa tests benchmarks
-	$(BIN)/ruff format --check qa tests benchmarks
+	$(BIN)/ruff check qa tests benchmarks eval
+	$(BIN)/ruff format --check qa tests benchmarks eval
 
 typecheck: install
 	$(BIN)/mypy
+
+# Benchmarks print tables (see benchmarks/README.md); they take minutes, not seconds.
+bench: install
+	$(BIN)/python benchmarks/bench_index.py
+	$(BIN)/python benchmarks/bench_ask.py
+	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_workers.py
+
+# Retrieval quality on the SQuAD slice and the seed questions, three methods side by side.
+eval: index
+	$(BIN)/qa eval ../shared/datasets/squad2-dev-3articles.json --compare
+	$(BIN)/qa eval eval/seed-questions.jsonl --compare
 
 clean:
 	rm -rf $(VENV) index .pytest_cache .mypy_cache .ruff_cache .hypothesis

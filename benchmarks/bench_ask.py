@@ -1,0 +1,578 @@
+"""Answering latency and throughput: POST /ask on a real `qa serve` against the raw
+encode + FAISS search of the same question, and QAService.ask in process.
+
+One index is built into a temporary folder; a real `qa serve` subprocess answers
+on 127.0.0.1; this process loads the same model and index for the in-process
+paths. For each question, in an order that rotates from question to question:
+
+  raw        SentenceTransformer.encode([question]) + FAISS search, k=5 (the floor),
+             at the precision the service uses (QA_PRECISION)
+  service    QAService.ask(question, k=5) in process: retrieval + answer selection
+  http       POST /ask {"question": ..., "k": 5} to the server (keep-alive client)
+  health     GET /health: the HTTP + framework cost alone, for reference
+
+Then requests per second at 1, 8 and 32 concurrent clients (asyncio + httpx),
+each level bounded by a request count and a time limit, with errors counted and
+the CPU seconds the server and this client used per request.
+
+Run:  .venv/bin/python benchmarks/bench_ask.py [--quick] [--threads N] [--json [FILE]]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import _common as C
+import httpx
+import numpy as np
+
+K = 5
+LEVELS = (1, 8, 32)
+
+
+# ----- data --------------------------------------------------------------------------------
+
+
+def corpus_and_questions(quick: bool, n_questions: int) -> tuple[list[Any], list[str], str]:
+    from qa.corpus import scan_corpus
+    from qa.evaluation import load_jsonl, load_squad
+
+    seed_docs = scan_corpus(C.SEED_CORPUS).documents
+    rng = random.Random(0)
+    if quick or not C.SQUAD.is_file():
+        if not quick:
+            C.note(f"{C.SQUAD.name} not found next to the repository: seed set only")
+        questions = [q.question for q in load_jsonl(C.SEED_QUESTIONS)]
+        picked = rng.sample(questions, min(n_questions, len(questions)))
+        return seed_docs, picked, f"seed set ({len(seed_docs)} documents)"
+    squad_docs, squad_questions = load_squad(C.SQUAD)
+    picked = rng.sample([q.question for q in squad_questions], n_questions)
+    label = (
+        f"SQuAD 2.0 dev slice + seed corpus ({len(squad_docs) + len(seed_docs)} documents); "
+        f"{n_questions} SQuAD questions, seeded sample (about half unanswerable)"
+    )
+    return [*squad_docs, *seed_docs], picked, label
+
+
+# ----- the server --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def qa_server(
+    index_dir: Path, log: Path, *, threads: int | None = None, timeout: float = 180
+) -> Iterator[tuple[str, int]]:
+    """A real `qa serve` on loopback: yields (base URL, pid) once /health answers 200."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "qa", "serve", "--index", str(index_dir)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                C.fail(f"qa serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                C.fail(f"qa serve did not become ready in {timeout:.0f} s")
+            time.sleep(0.2)
+        yield url, proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process from /proc (Linux), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# ----- sequential latency ------------------------------------------------------------------
+
+
+def sequential(
+    questions: Sequence[str],
+    steps: dict[str, Callable[[str], Any]],
+    rounds: int,
+    max_seconds: float,
+    clocks: dict[str, Callable[[], float | None]],
+) -> tuple[dict[str, list[float]], dict[str, list[float]], bool]:
+    """Every path once per question, rounds times, stopping early (after a whole question)
+    once `max_seconds` have passed. Returns wall times, CPU times (from each path's clock:
+    this process for in-process paths, the server for HTTP) and whether it stopped early."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    cpu: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    turn = 0
+    deadline = time.perf_counter() + max_seconds
+    for _ in range(rounds):
+        for q in questions:
+            if time.perf_counter() > deadline:
+                return times, cpu, True
+            order = names[turn % len(names) :] + names[: turn % len(names)]
+            turn += 1
+            for name in order:
+                c0 = clocks[name]()
+                t0 = time.perf_counter()
+                steps[name](q)
+                times[name].append(time.perf_counter() - t0)
+                c1 = clocks[name]()
+                if c0 is not None and c1 is not None:
+                    cpu[name].append(c1 - c0)
+    return times, cpu, False
+
+
+class TimingEmbedder:
+    """Delegates to an embedder and records (texts, seconds) of every encode call, so the
+    cost of each encode inside QAService.ask shows without knowing how ask is written."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.calls: list[tuple[int, float]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def encode(self, texts: Sequence[str], **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        out = self._inner.encode(texts, **kwargs)
+        self.calls.append((len(texts), time.perf_counter() - t0))
+        return out
+
+
+def breakdown(
+    make_service: Callable[[Any], Any],
+    embedder: Any,
+    questions: Sequence[str],
+    max_seconds: float,
+) -> list[list[Any]] | None:
+    """Where QAService.ask spends its time: its encode calls, timed through a proxy."""
+    try:
+        proxy = TimingEmbedder(embedder)
+        service = make_service(proxy)
+        service.ask(questions[0], k=K)  # warm-up
+        total, first, other, other_texts, calls = [], [], [], [], []
+        deadline = time.perf_counter() + max_seconds
+        for q in questions:
+            if total and time.perf_counter() > deadline:
+                break
+            proxy.calls.clear()
+            t, _ = C.timed(lambda q=q: service.ask(q, k=K))
+            total.append(t)
+            calls.append(len(proxy.calls))
+            first.append(proxy.calls[0][1] if proxy.calls else 0.0)
+            other.append(sum(s for _, s in proxy.calls[1:]))
+            other_texts.append(sum(n for n, _ in proxy.calls[1:]))
+    except Exception as exc:  # the core is changing; the breakdown is a bonus
+        C.note(f"ask breakdown skipped ({type(exc).__name__}: {exc})")
+        return None
+    rest = [t - a - b for t, a, b in zip(total, first, other, strict=True)]
+    share = C.median(total)
+    return [
+        ["QAService.ask, total", C.median(total) * 1e3, 1.0, None],
+        ["first encode call (the question)", C.median(first) * 1e3, C.median(first) / share, 1],
+        [
+            "later encode calls (answer candidates)",
+            C.median(other) * 1e3,
+            C.median(other) / share,
+            C.median(other_texts),
+        ],
+        [
+            "the rest: search, BM25, fusion, answer choice",
+            C.median(rest) * 1e3,
+            C.median(rest) / share,
+            None,
+        ],
+        ["encode calls per ask (median)", None, None, C.median(calls)],
+        [f"questions measured (of {len(questions)})", None, None, len(total)],
+    ]
+
+
+# ----- concurrency -------------------------------------------------------------------------
+
+
+async def load_level(
+    url: str,
+    questions: Sequence[str],
+    clients: int,
+    max_requests: int,
+    max_seconds: float,
+    grace: float,
+) -> dict[str, Any]:
+    """`clients` workers send requests until max_requests were sent or max_seconds passed;
+    requests still open `grace` seconds after that are cancelled and counted unfinished."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    sent = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        deadline = started + max_seconds
+
+        async def worker() -> None:
+            nonlocal sent
+            while sent < max_requests and time.perf_counter() < deadline:
+                q = questions[sent % len(questions)]
+                sent += 1
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post("/ask", json={"question": q, "k": K})
+                    if r.status_code == 200:
+                        latencies.append(time.perf_counter() - t0)
+                    else:
+                        errors.append(f"HTTP {r.status_code}")
+                except httpx.HTTPError as exc:
+                    errors.append(type(exc).__name__)
+
+        tasks = [asyncio.ensure_future(worker()) for _ in range(clients)]
+        _, pending = await asyncio.wait(tasks, timeout=max_seconds + grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        elapsed = time.perf_counter() - started
+    unfinished = sent - len(latencies) - len(errors)
+    return {
+        "latencies": latencies,
+        "errors": errors,
+        "seconds": elapsed,
+        "sent": sent,
+        "unfinished": unfinished,
+    }
+
+
+def wait_until_idle(pid: int, *, limit: float = 60.0) -> None:
+    """Let the server finish work that cancelled requests left behind (bounded)."""
+    deadline = time.monotonic() + limit
+    before = process_cpu_seconds(pid)
+    while before is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = process_cpu_seconds(pid)
+        if after is None or after - before < 0.05:
+            return
+        before = after
+
+
+def throughput(
+    url: str,
+    pid: int,
+    questions: Sequence[str],
+    max_requests: int,
+    max_seconds: float,
+    grace: float,
+) -> list[dict[str, Any]]:
+    results = []
+    for clients in LEVELS:
+        wait_until_idle(pid)
+        server_cpu0 = process_cpu_seconds(pid)
+        client_cpu0 = time.process_time()
+        res = asyncio.run(load_level(url, questions, clients, max_requests, max_seconds, grace))
+        server_cpu1 = process_cpu_seconds(pid)
+        res["clients"] = clients
+        res["client_cpu_s"] = time.process_time() - client_cpu0
+        res["server_cpu_s"] = (
+            server_cpu1 - server_cpu0
+            if server_cpu0 is not None and server_cpu1 is not None
+            else None
+        )
+        results.append(res)
+    return results
+
+
+# ----- main --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = C.parser("bench_ask", __doc__.splitlines()[0])
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch/OpenMP threads here and in the server (default: the libraries' own)",
+    )
+    args = ap.parse_args(argv)
+    quick = args.quick
+    if args.quick and not args.threads:
+        args.threads = 1  # quick mode: robust on a busy shared machine
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    n_questions, rounds = (3, 1) if quick else (60, 3)
+    max_requests, max_seconds, grace = (4, 3.0, 5.0) if quick else (200, 20.0, 15.0)
+    # Bounds of the sequential phase and of the breakdown, whatever the machine's load.
+    seq_seconds, parts_seconds = (20.0, 10.0) if quick else (150.0, 40.0)
+
+    from qa.config import Settings
+    from qa.index import Index
+    from qa.indexing import update_index
+    from qa.service import QAService, chunk_settings
+
+    info = C.machine_info()
+    C.print_header("bench_ask: answering latency and throughput", info, quick=quick)
+    cores = C.cores_label(info)
+
+    documents, questions, label = corpus_and_questions(quick, n_questions)
+    with tempfile.TemporaryDirectory(prefix="qa-bench-ask-") as tmp:
+        index_dir = Path(tmp) / "index"
+        settings = Settings(index_dir=index_dir)
+        embedder = C.service_embedder(settings)
+        precision = C.embedder_precision(embedder)
+        stats = update_index(
+            documents, index_dir=index_dir, embedder=embedder, settings=chunk_settings(settings)
+        )
+        service = QAService.from_settings(settings, embedder)
+        index = Index.load(index_dir)
+        raw_model = C.raw_model(precision)  # the service's precision: same arithmetic
+
+        def raw(q: str) -> Any:
+            v = C.raw_encode(raw_model, [q])
+            return index.faiss.search(np.ascontiguousarray(v, dtype=np.float32), K)
+
+        log = Path(tmp) / "serve.log"
+        with (
+            qa_server(index_dir, log, threads=args.threads) as (url, pid),
+            httpx.Client(base_url=url, timeout=60) as http,
+        ):
+
+            def post(q: str) -> None:
+                r = http.post("/ask", json={"question": q, "k": K})
+                r.raise_for_status()
+
+            def health(_: str) -> None:
+                http.get("/health").raise_for_status()
+
+            answered: dict[str, bool] = {}
+
+            def ask(q: str) -> None:
+                answered[q] = service.ask(q, k=K).answerable
+
+            steps: dict[str, Callable[[str], Any]] = {
+                "raw": raw,
+                "service": ask,
+                "http": post,
+                "health": health,
+            }
+            for q in questions[: 1 if quick else 3]:  # warm-up of every path
+                for step in steps.values():
+                    step(q)
+
+            def server_clock() -> float | None:
+                return process_cpu_seconds(pid)
+
+            clocks = {
+                "raw": time.process_time,
+                "service": time.process_time,
+                "http": server_clock,
+                "health": server_clock,
+            }
+            times, cpu, stopped = sequential(questions, steps, rounds, seq_seconds, clocks)
+            answerable = sum(answered.values())
+            parts = breakdown(
+                lambda emb: QAService.from_settings(settings, emb),
+                embedder,
+                questions,
+                parts_seconds,
+            )
+            levels = throughput(url, pid, questions, max_requests, max_seconds, grace)
+        server_log = log.read_text(errors="replace").strip()
+
+    C.emit(
+        C.table(
+            f"Setup ({cores})",
+            ["corpus and questions", "chunks", "questions", "answered", "rounds", "k"],
+            [[label, stats.chunks, len(questions), f"{answerable}/{len(answered)}", rounds, K]],
+        )
+    )
+    if stopped:
+        C.note(
+            f"the sequential phase stopped at its {seq_seconds:.0f} s bound after "
+            f"{len(times['raw'])} of {rounds * len(questions)} question runs"
+        )
+    C.emit()
+    what = {
+        "raw": f"SentenceTransformer.encode ({precision}) + FAISS search",
+        "service": "QAService.ask in process",
+        "http": "POST /ask to qa serve",
+        "health": "GET /health (HTTP floor)",
+    }
+    rows = []
+    for name, values in times.items():
+        ms = [v * 1e3 for v in values]
+        rows.append(
+            [
+                name,
+                what[name],
+                len(ms),
+                C.median(ms),
+                C.percentile(ms, 95),
+                min(ms),
+                C.ratio(C.median(ms), C.median(times["raw"]) * 1e3),
+                C.median(cpu[name]) * 1e3 if cpu[name] else None,
+            ]
+        )
+    C.emit(
+        C.table(
+            f"Latency of one question at a time, ms ({cores})",
+            ["path", "what", "n", "p50", "p95", "min", "p50 / raw p50", "CPU ms p50"],
+            rows,
+        )
+    )
+    med = {k: C.median(v) * 1e3 for k, v in times.items()}
+    C.emit(
+        "CPU ms: this process's CPU time for raw and service, the server's for http and "
+        "health (/proc ticks of 10 ms: coarse for one request, fine as a median)"
+    )
+    C.emit(
+        f"ratios of medians: http/raw {C.ratio(med['http'], med['raw']):.2f}, "
+        f"service/raw {C.ratio(med['service'], med['raw']):.2f}, "
+        f"http/service {C.ratio(med['http'], med['service']):.2f}"
+    )
+    C.emit(
+        f"answer selection and passage building (service - raw): "
+        f"{med['service'] - med['raw']:.1f} ms; HTTP, JSON and threadpool (http - service): "
+        f"{med['http'] - med['service']:.1f} ms"
+    )
+    C.emit()
+    if parts:
+        C.emit(
+            C.table(
+                f"Where QAService.ask spends its time, medians over the questions ({cores})",
+                ["piece", "p50 ms", "share of total p50", "texts"],
+                parts,
+            )
+        )
+        C.emit()
+
+    rows = []
+    for res in levels:
+        ms = [v * 1e3 for v in res["latencies"]]
+        ok = len(ms)
+        server_cpu = res["server_cpu_s"]
+        rows.append(
+            [
+                res["clients"],
+                res["sent"],
+                ok,
+                len(res["errors"]),
+                res["unfinished"],
+                res["seconds"],
+                ok / res["seconds"] if res["seconds"] else float("nan"),
+                C.median(ms),
+                C.percentile(ms, 95),
+                server_cpu * 1e3 / ok if server_cpu is not None and ok else None,
+                res["client_cpu_s"] * 1e3 / ok if ok else None,
+            ]
+        )
+    C.emit(
+        C.table(
+            f"Throughput of POST /ask, one qa serve worker ({cores})",
+            [
+                "clients",
+                "sent",
+                "ok",
+                "errors",
+                "unfinished",
+                "seconds",
+                "req/s",
+                "p50 ms",
+                "p95 ms",
+                "server CPU ms/req",
+                "client CPU ms/req",
+            ],
+            rows,
+        )
+    )
+    C.emit(
+        f"each level stops sending at {max_requests} requests or {max_seconds:.0f} s and cancels "
+        f"what is still open {grace:.0f} s later (unfinished); the client runs on "
+        "the same cores as the server"
+    )
+    for res in levels:
+        if res["errors"]:
+            kinds = sorted(set(res["errors"]))
+            C.emit(f"errors at {res['clients']} clients: {', '.join(kinds)}")
+    if server_log:
+        C.emit("server log (warnings and errors):")
+        C.emit("\n".join("  " + line for line in server_log.splitlines()[-10:]))
+
+    C.save_json(
+        C.json_path(args.json, "bench_ask"),
+        {
+            "benchmark": "bench_ask",
+            "quick": quick,
+            "machine": info,
+            "setup": {"label": label, "chunks": stats.chunks, "questions": questions, "k": K},
+            "sequential_seconds": times,
+            "sequential_cpu_seconds": cpu,
+            "p50_ms": med,
+            "p95_ms": {k: C.percentile(v, 95) * 1e3 for k, v in times.items()},
+            "ratios": {
+                "http_over_raw": C.ratio(med["http"], med["raw"]),
+                "service_over_raw": C.ratio(med["service"], med["raw"]),
+                "http_over_service": C.ratio(med["http"], med["service"]),
+            },
+            "breakdown_ms": parts,
+            "levels": [
+                {
+                    "clients": r["clients"],
+                    "sent": r["sent"],
+                    "ok": len(r["latencies"]),
+                    "errors": r["errors"],
+                    "unfinished": r["unfinished"],
+                    "seconds": r["seconds"],
+                    "requests_per_second": len(r["latencies"]) / r["seconds"],
+                    "p50_ms": C.percentile(r["latencies"], 50) * 1e3,
+                    "p95_ms": C.percentile(r["latencies"], 95) * 1e3,
+                    "server_cpu_s": r["server_cpu_s"],
+                    "client_cpu_s": r["client_cpu_s"],
+                }
+                for r in levels
+            ],
+        },
+    )
+    return 0
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds the with-blocks: server stopped, temp dir gone
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    signal.signal(signal.SIGTERM, _terminate)
+    sys.exit(main())
