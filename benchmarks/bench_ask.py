@@ -21,16 +21,13 @@ Run:  .venv/bin/python benchmarks/bench_ask.py [--quick] [--threads N] [--json [
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,48 +66,9 @@ def corpus_and_questions(quick: bool, n_questions: int) -> tuple[list[Any], list
 # ----- the server --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def qa_server(
-    index_dir: Path, log: Path, *, threads: int | None = None, timeout: float = 180
-) -> Iterator[tuple[str, int]]:
-    """A real `qa serve` on loopback: yields (base URL, pid) once /health answers 200."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "qa", "serve", "--index", str(index_dir)]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
-    if threads:
-        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                C.fail(f"qa serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                C.fail(f"qa serve did not become ready in {timeout:.0f} s")
-            time.sleep(0.2)
-        yield url, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def thread_env(threads: int | None) -> dict[str, str]:
+    """The server's environment: its index, and its thread count when one is given."""
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {}
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -365,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         log = Path(tmp) / "serve.log"
         with (
-            qa_server(index_dir, log, threads=args.threads) as (url, pid),
+            C.qa_server(index_dir, log, env=thread_env(args.threads)) as (url, pid),
             httpx.Client(base_url=url, timeout=60) as http,
         ):
 

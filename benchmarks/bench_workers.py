@@ -33,14 +33,11 @@ import contextlib
 import gc
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,47 +157,6 @@ def mem_available() -> int:
 # ----- the server --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def qa_server(
-    index_dir: Path, log: Path, workers: int, threads: int, timeout: float
-) -> Iterator[tuple[str, int]]:
-    """`qa serve --workers N` on loopback: yields (base URL, parent pid) once it answers."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "qa", "serve", "--index", str(index_dir), "--port", str(port)]
-    cmd += ["--workers", str(workers), "--log-level", "warning"]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    env["TOKENIZERS_PARALLELISM"] = "false"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                C.fail(f"qa serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                C.fail(f"qa serve --workers {workers} did not answer in {timeout:.0f} s")
-            time.sleep(0.2)
-        yield url, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 async def _burst(url: str, n: int, path: str, body: dict[str, Any] | None) -> list[str]:
     """`n` requests at once, each on its own connection; the workers that answered."""
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
@@ -301,7 +257,19 @@ def measure(
 ) -> Row:
     log = workdir / f"serve-{n}.log"
     started = time.monotonic()
-    with qa_server(index_dir, log, n, threads, plan.start_timeout) as (url, parent):
+    env = {
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    with C.qa_server(
+        index_dir,
+        log,
+        extra=["--workers", str(n)],
+        env=env,
+        timeout=plan.start_timeout,
+        stop_timeout=60,
+    ) as (url, parent):
         wait_for_workers(url, n, questions, plan.start_timeout)
         ready = time.monotonic() - started
         tree = process_tree(parent)
