@@ -173,6 +173,7 @@ class Index:
         self.faiss = vectors
         self.lexical = lexical
         self.sentences = sentences
+        self._doc_rows: dict[str, list[int]] | None = None
         self.chunks = chunks
         self.documents = dict(documents)
         self.manifest = manifest
@@ -245,11 +246,14 @@ class Index:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self.faiss.reconstruct(int(r)) for r in rows])
 
-    def rows_by_document(self) -> dict[str, list[int]]:
-        out: dict[str, list[int]] = {}
-        for row, chunk in enumerate(self.chunks):
-            out.setdefault(chunk.doc_id, []).append(row)
-        return out
+    def rows_by_document(self) -> Mapping[str, list[int]]:
+        """Each document's chunk rows, computed once: filtered searches ask on every query."""
+        if self._doc_rows is None:
+            rows: dict[str, list[int]] = {}
+            for row, chunk in enumerate(self.chunks):
+                rows.setdefault(chunk.doc_id, []).append(row)
+            self._doc_rows = rows
+        return self._doc_rows
 
     # ----- persistence -------------------------------------------------------------------
 

@@ -124,10 +124,14 @@ class Retriever:
     def allowed_rows(self, filters: Mapping[str, Any]) -> np.ndarray | None:
         if not filters:
             return None
-        docs = {d for d, doc in self.index.documents.items() if matches(doc, filters)}
-        return np.array(
-            [r for r, c in enumerate(self.index.chunks) if c.doc_id in docs], dtype=np.int64
-        )
+        by_document = self.index.rows_by_document()
+        rows = [
+            r
+            for d, doc in self.index.documents.items()
+            if matches(doc, filters)
+            for r in by_document.get(d, ())
+        ]
+        return np.array(sorted(rows), dtype=np.int64)
 
     def search(self, query: Query, vector: np.ndarray | None = None) -> list[Passage]:
         """Up to k passages; fewer only when fewer chunks match the filters."""
