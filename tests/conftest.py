@@ -12,15 +12,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from qa.api import create_app
 from qa.chunking import ChunkSettings, word_counter
-from qa.embedding import ModelIdentity
+from qa.config import Settings
+from qa.corpus import scan_corpus
+from qa.embedding import Embedder, ModelIdentity
+from qa.indexing import update_index
+from qa.service import QAService, chunk_settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -215,3 +223,52 @@ def corpus_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+# ----- a small corpus served with write access (ingestion and security tests) ----------------
+
+KEY = "test-key-4f1c2b9e8d7a6c5b"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+SEED = {
+    "alpha.md": "---\ntitle: Alpha\nsource: desk\n---\nDenmark will lead the NATO training "
+    "mission in Iraq. It sends 285 troops.\n",
+    "notes/beta.txt": "Lithuania deploys soldiers to Iraq. They train local forces.\n",
+}
+
+
+def seed(tmp_path: Path, embedder: Embedder, **overrides: Any) -> Settings:
+    """A corpus folder and its index, built the way `qa index` builds them."""
+    corpus = tmp_path / "corpus"
+    for name, text in SEED.items():
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / name).write_text(text, encoding="utf-8")
+    settings = Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "index", **{"api_key": KEY, **overrides}
+    )
+    update_index(
+        scan_corpus(corpus).documents,
+        index_dir=settings.index_dir,
+        embedder=embedder,
+        settings=chunk_settings(settings),
+    )
+    return settings
+
+
+@contextmanager
+def serving(settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
+    """The real app over a service loaded from disk, as `qa serve` would start it."""
+    app = create_app(settings, service_factory=lambda: QAService.from_settings(settings, embedder))
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def fake_settings(tmp_path: Path, fake_embedder: FakeEmbedder) -> Settings:
+    return seed(tmp_path, fake_embedder)
+
+
+@pytest.fixture
+def api(fake_settings: Settings, fake_embedder: FakeEmbedder) -> Iterator[TestClient]:
+    with serving(fake_settings, fake_embedder) as client:
+        yield client

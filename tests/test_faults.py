@@ -31,8 +31,16 @@ from qa.index import CURRENT, LOCK, Index, current_version, write_lock
 from qa.indexing import build_index, expectation
 from qa.ingestion import prepare_json
 from qa.service import QAService, chunk_settings
-from tests.conftest import CORPUS, DENMARK_DOC, DENMARK_QUESTION, QA_BIN, start_server, stop_server
-from tests.test_ingestion import AUTH, KEY
+from tests.conftest import (
+    AUTH,
+    CORPUS,
+    DENMARK_DOC,
+    DENMARK_QUESTION,
+    KEY,
+    QA_BIN,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.slow
 

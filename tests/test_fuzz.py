@@ -17,8 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from qa.api import create_app
 from qa.config import Settings
 from qa.service import QAService
-from tests.conftest import CORPUS
-from tests.test_ingestion import AUTH, KEY
+from tests.conftest import AUTH, CORPUS, KEY
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency")
 checks = pytest.importorskip("schemathesis.specs.openapi.checks")

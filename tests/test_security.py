@@ -15,24 +15,10 @@ from qa.api import create_app
 from qa.config import Settings
 from qa.security import bearer_token, check_key, key_matches
 from qa.service import QAService
-from tests.conftest import FakeEmbedder
-from tests.test_ingestion import AUTH, KEY, needs_multipart, seed, serving
+from tests.conftest import AUTH, KEY, FakeEmbedder, seed, serving
+from tests.test_ingestion import needs_multipart
 
 DOC = {"doc_id": "a.md", "text": "Some text."}
-
-
-@pytest.fixture
-def tmp_settings(tmp_path: Path, fake_embedder: FakeEmbedder) -> Settings:
-    return seed(tmp_path, fake_embedder)
-
-
-@pytest.fixture
-def open_reads(tmp_settings: Settings, fake_embedder: FakeEmbedder) -> Iterator[TestClient]:
-    with serving(tmp_settings, fake_embedder) as client:
-        yield client
-
-
-# ----- the key ---------------------------------------------------------------------------------
 
 
 def test_bearer_parsing_and_constant_time_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,22 +67,24 @@ def test_writes_are_disabled_without_a_configured_key(
     ],
 )
 def test_a_missing_or_wrong_key_is_a_401_with_a_challenge(
-    open_reads: TestClient, headers: dict[str, str], fragment: str
+    api: TestClient, headers: dict[str, str], fragment: str
 ) -> None:
     for r in (
-        open_reads.post("/documents", json=DOC, headers=headers),
-        open_reads.post("/documents", content=b"{broken", headers=headers),  # auth comes first
-        open_reads.delete("/documents/alpha.md", headers=headers),
+        api.post("/documents", json=DOC, headers=headers),
+        api.post("/documents", content=b"{broken", headers=headers),  # auth comes first
+        api.delete("/documents/alpha.md", headers=headers),
     ):
         assert r.status_code == 401, r.text
         assert r.headers["www-authenticate"] == 'Bearer realm="qa"'
         assert r.json()["error"] == "unauthorized" and fragment in r.json()["message"]
-    assert open_reads.get("/documents/alpha.md").status_code == 200
-    assert open_reads.post("/documents", json=DOC, headers=AUTH).status_code == 201
+    assert api.get("/documents/alpha.md").status_code == 200
+    assert api.post("/documents", json=DOC, headers=AUTH).status_code == 201
 
 
-def test_reads_can_require_the_key_too(tmp_settings: Settings, fake_embedder: FakeEmbedder) -> None:
-    settings = tmp_settings.model_copy(update={"require_key_for_reads": True})
+def test_reads_can_require_the_key_too(
+    fake_settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    settings = fake_settings.model_copy(update={"require_key_for_reads": True})
     with serving(settings, fake_embedder) as client:
         for method, path in (
             ("POST", "/ask"),
@@ -133,8 +121,8 @@ def test_the_key_comes_from_the_environment_and_stays_out_of_repr(
 
 
 @pytest.fixture
-def small_limits(tmp_settings: Settings, fake_embedder: FakeEmbedder) -> Iterator[TestClient]:
-    settings = tmp_settings.model_copy(update={"max_body_bytes": 2048, "max_upload_bytes": 8192})
+def small_limits(fake_settings: Settings, fake_embedder: FakeEmbedder) -> Iterator[TestClient]:
+    settings = fake_settings.model_copy(update={"max_body_bytes": 2048, "max_upload_bytes": 8192})
     with serving(settings, fake_embedder) as client:
         yield client
 
@@ -211,20 +199,20 @@ def test_a_nonsense_content_length_is_a_400(small_limits: TestClient) -> None:
     ],
 )
 def test_bad_questions_get_a_4xx_that_says_what_to_fix(
-    open_reads: TestClient, body: bytes, status: int, fragment: str
+    api: TestClient, body: bytes, status: int, fragment: str
 ) -> None:
-    r = open_reads.post("/ask", content=body, headers={"content-type": "application/json"})
+    r = api.post("/ask", content=body, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert fragment in r.json()["message"]
-    assert open_reads.post("/ask", json={"question": "Denmark?"}).status_code == 200
+    assert api.post("/ask", json={"question": "Denmark?"}).status_code == 200
 
 
 def test_a_lone_surrogate_in_a_question_is_a_4xx(
-    tmp_settings: Settings, fake_embedder: FakeEmbedder
+    fake_settings: Settings, fake_embedder: FakeEmbedder
 ) -> None:
     app = create_app(
-        tmp_settings,
-        service_factory=lambda: QAService.from_settings(tmp_settings, fake_embedder),
+        fake_settings,
+        service_factory=lambda: QAService.from_settings(fake_settings, fake_embedder),
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         body = b'{"question": "Denmark \\ud800"}'
