@@ -23,6 +23,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+# One percentile for the whole project (linear interpolation, like numpy's default).
+from qa.evaluation import percentile as percentile
+
 REPO = Path(__file__).resolve().parents[1]
 # Shared data lives next to the repository, never at a fixed machine path.
 SHARED = REPO.parent / "shared"
@@ -208,17 +211,6 @@ def reset_peak_rss() -> bool:
 
 
 # ----- statistics and timing ---------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks, like numpy's default."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def median(values: Sequence[float]) -> float:

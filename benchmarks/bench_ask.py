@@ -295,10 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Bounds of the sequential phase and of the breakdown, whatever the machine's load.
     seq_seconds, parts_seconds = (20.0, 10.0) if quick else (150.0, 40.0)
 
-    from qa.config import Settings
+    from qa.config import Settings, chunk_settings
     from qa.index import Index
     from qa.indexing import update_index
-    from qa.service import QAService, chunk_settings
+    from qa.service import QAService
 
     info = C.machine_info()
     C.print_header("bench_ask: answering latency and throughput", info, quick=quick)

@@ -177,9 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rounds = args.rounds or (1 if args.quick else 3)
 
     from qa.chunking import chunk_text
-    from qa.config import Settings
+    from qa.config import Settings, chunk_settings
     from qa.indexing import build_index
-    from qa.service import chunk_settings
 
     info = C.machine_info()
     C.print_header("bench_index: indexing throughput", info, quick=args.quick)

@@ -36,7 +36,6 @@ class MicroBatchingEmbedder:
         self.identity = inner.identity
         self.window = window_ms / 1000.0
         self.max_batch = max_batch
-        self.batch_sizes: list[int] = []  # the recent batch sizes, for /health and tests
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="qa-micro-batcher", daemon=True)
         self._thread.start()
@@ -88,7 +87,6 @@ class MicroBatchingEmbedder:
                 for p in batch:
                     p.error = exc
             finally:
-                self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
                 for p in batch:
                     p.done.set()
             if stop:

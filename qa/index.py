@@ -353,6 +353,12 @@ def read_manifest(index_dir: Path) -> Manifest:
     return _read_manifest(current_version(index_dir))
 
 
+def same_version(a: Manifest, b: Manifest) -> bool:
+    """Whether two manifests describe one saved version: saved at the same moment with
+    the same files (what a writer and the workers check before reusing what they hold)."""
+    return a.created_at == b.created_at and dict(a.files) == dict(b.files)
+
+
 def _read_manifest(folder: Path) -> Manifest:
     try:
         manifest = Manifest.from_json(json.loads((folder / "manifest.json").read_text("utf-8")))

@@ -1,25 +1,15 @@
-"""The API key and request size limits, as plain functions and pure ASGI middleware.
+"""The API key rules, as plain functions: what a request must present, compared safely.
 
-Pure ASGI (no framework import) so that the limits hold for every route, the
-chat page and the OpenAPI docs alike, and so that an oversized or unauthorised
-request is answered before its body is read into memory.
+The HTTP edge applies them (`qa.api.middleware` for reads, the write routes' dependency
+for writes); nothing here knows about HTTP beyond the `Authorization` header's text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
-from qa.errors import QAError
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from qa.errors import UnauthorizedError, WritesDisabledError
 
 #: Sent with every 401 so that clients know which scheme to use (RFC 9110).
 WWW_AUTHENTICATE = 'Bearer realm="qa"'
@@ -29,18 +19,6 @@ OPEN_PATHS = frozenset(
     {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/"}
 )
 OPEN_PREFIXES = ("/static/",)
-
-
-class UnauthorizedError(QAError):
-    """The request needs the API key and did not bring the right one."""
-
-    status_code = 401
-
-
-class WritesDisabledError(QAError):
-    """No API key is configured, so nothing may change the index over HTTP."""
-
-    status_code = 403
 
 
 # ----- the key ------------------------------------------------------------------------------
@@ -88,140 +66,3 @@ def authorize_write(expected: str | None, authorization: str | None) -> None:
 
 def is_open_path(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
-
-
-# ----- ASGI helpers -------------------------------------------------------------------------
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of a request header, decoded as latin-1 like every ASGI server does."""
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
-async def send_error(
-    send: Send,
-    status: int,
-    code: str,
-    message: str,
-    headers: tuple[tuple[bytes, bytes], ...] = (),
-) -> None:
-    """A JSON error in the API's shape: {"error": code, "message": message}."""
-    body = json.dumps({"error": code, "message": message}).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-# ----- middleware ---------------------------------------------------------------------------
-
-
-class ReadKeyMiddleware:
-    """Every route but the open ones needs the key (QA_REQUIRE_KEY_FOR_READS)."""
-
-    def __init__(self, app: ASGIApp, *, api_key: str) -> None:
-        self.app = app
-        self.api_key = api_key
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not is_open_path(str(scope.get("path", ""))):
-            try:
-                check_key(self.api_key, header(scope, b"authorization"))
-            except UnauthorizedError as exc:
-                await send_error(
-                    send,
-                    401,
-                    "unauthorized",
-                    exc.message,
-                    ((b"www-authenticate", WWW_AUTHENTICATE.encode()),),
-                )
-                return
-        await self.app(scope, receive, send)
-
-
-class BodyLimitMiddleware:
-    """413 for a body over the limit: at once from Content-Length, or while counting the
-    bytes of a chunked body. The body is read here, within the limit, and replayed to the
-    app, so no route can be made to buffer more than the limit."""
-
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.max_upload_bytes = max_upload_bytes
-
-    def limit_for(self, scope: Scope) -> tuple[int, str]:
-        content_type = (header(scope, b"content-type") or "").lower()
-        if content_type.startswith("multipart/form-data"):
-            return self.max_upload_bytes, "QA_MAX_UPLOAD_BYTES"
-        return self.max_body_bytes, "QA_MAX_BODY_BYTES"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit, setting = self.limit_for(scope)
-        declared = header(scope, b"content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                await send_error(send, 400, "invalid_request", "Content-Length is not a number")
-                return
-            if int(declared) > limit:
-                await _too_large(send, f"is {int(declared)} bytes", limit, setting)
-                return
-        body, state = await _read_body(receive, limit)
-        if state == "too_large":
-            await _too_large(send, "is larger than that", limit, setting)
-            return
-        if state == "disconnected":
-            return  # the client has gone; there is nobody to answer
-        await self.app(scope, _replay(body, receive), send)
-
-
-async def _too_large(send: Send, size: str, limit: int, setting: str) -> None:
-    await send_error(
-        send,
-        413,
-        "request_too_large",
-        f"the request body {size}; this server accepts at most {limit} bytes ({setting}): "
-        "send a smaller body",
-    )
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, str]:
-    """The whole body, or ('', 'too_large') as soon as it passes `limit`."""
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"", "disconnected"
-        chunk = bytes(message.get("body", b""))
-        size += len(chunk)
-        if size > limit:
-            return b"", "too_large"
-        parts.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(parts), "ok"
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that gives the buffered body once, then defers to the server's."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop()
-        return await receive()
-
-    return replay

@@ -66,10 +66,6 @@ class SentenceTable:
         vectors = [p.vectors for p in parts if len(p.keys)]
         return cls(keys, np.concatenate(vectors) if vectors else np.zeros((0, dimension)))
 
-    def for_document(self, doc_id: str) -> SentenceTable:
-        rows = [i for i, k in enumerate(self.keys) if k[0] == doc_id]
-        return SentenceTable([self.keys[i] for i in rows], self.vectors[rows])
-
     def by_document(self) -> dict[str, SentenceTable]:
         rows: dict[str, list[int]] = {}
         for i, key in enumerate(self.keys):

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from qa.answer import AnswerSettings, Candidate, candidates, choose_answer
-from qa.chunking import ChunkSettings
-from qa.config import Settings
+from qa.config import Settings, chunk_settings, retrieval_settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError
 from qa.filters import validate
-from qa.index import Index, IndexSettings
+from qa.index import Index, read_manifest
 from qa.indexing import expectation
 from qa.retrieval import Query, RetrievalSettings, Retriever
 from qa.types import AskResult, Document
@@ -23,26 +22,20 @@ from qa.types import AskResult, Document
 log = logging.getLogger(__name__)
 
 
+#: Makes the embedder a service or a `qa` command uses; tests pass their own.
+EmbedderFactory = Callable[[Settings], Embedder]
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The configured sentence-transformers model (the default factory)."""
+    return SentenceTransformerEmbedder(settings.model, precision=settings.precision)
+
+
 @dataclass(frozen=True)
 class Health:
     documents: int
     chunks: int
     model: str
-    index_version: float
-
-
-def chunk_settings(settings: Settings) -> ChunkSettings:
-    return ChunkSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
-
-
-def index_settings(settings: Settings) -> IndexSettings:
-    return IndexSettings(ann_threshold=settings.ann_threshold, nprobe=settings.ivf_nprobe)
-
-
-def retrieval_settings(settings: Settings) -> RetrievalSettings:
-    return RetrievalSettings(
-        method=settings.retrieval, fusion=settings.fusion, dense_weight=settings.dense_weight
-    )
 
 
 class QAService:
@@ -62,11 +55,16 @@ class QAService:
         self.retriever = Retriever(embedder=embedder, index=index, settings=self.retrieval_settings)
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
+    def from_settings(
+        cls,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        *,
+        embedder_factory: EmbedderFactory = load_embedder,
+    ) -> QAService:
         """Load the model and the index, checking that they belong together."""
-        embedder = embedder or SentenceTransformerEmbedder(
-            settings.model, precision=settings.precision
-        )
+        read_manifest(settings.index_dir)  # no index: say so before seconds of model loading
+        embedder = embedder or embedder_factory(settings)
         # Memory-mapped: worker processes share one copy of the vectors in the page cache.
         expect = expectation(embedder, chunk_settings(settings))
         index = Index.load(settings.index_dir, expect, mmap=True)
@@ -148,5 +146,4 @@ class QAService:
             documents=len(index.documents),
             chunks=len(index.chunks),
             model=self.embedder.identity.name,
-            index_version=index.manifest.created_at,
         )

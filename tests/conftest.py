@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,13 +21,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from benchmarks._common import free_port
 from qa.api import create_app
 from qa.chunking import ChunkSettings, word_counter
-from qa.config import Settings
+from qa.config import Settings, chunk_settings
 from qa.corpus import scan_corpus
 from qa.embedding import Embedder, ModelIdentity
 from qa.indexing import update_index
-from qa.service import QAService, chunk_settings
+from qa.service import QAService
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -102,10 +102,9 @@ def embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
     """The real corpus indexed with the real model into a temporary folder."""
-    from qa.config import Settings
+    from qa.config import Settings, chunk_settings
     from qa.corpus import scan_corpus
     from qa.indexing import update_index
-    from qa.service import chunk_settings
 
     index_dir = tmp_path_factory.mktemp("index")
     update_index(
@@ -147,12 +146,6 @@ def run_qa(
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -112,3 +112,22 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/ask", "/documents", "/documents/{doc_id}", "/health"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def test_the_question_length_limit_is_the_setting(service: object) -> None:
+    app = create_app(Settings(max_question_chars=40), service_factory=lambda: service)  # type: ignore[arg-type,return-value]
+    with TestClient(app) as c:
+        assert c.post("/ask", json={"question": "x" * 40, "k": 1}).status_code == 200
+        r = c.post("/ask", json={"question": "  " + "x" * 41})
+    assert r.status_code == 422
+    assert r.json() == {
+        "error": "invalid_request",
+        "message": "question: is 41 characters long: shorten it to at most 40",
+        "details": [
+            {
+                "loc": ["body", "question"],
+                "msg": "is 41 characters long: shorten it to at most 40",
+                "type": "value_error",
+            }
+        ],
+    }

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from qa import cli
+from qa.config import Settings
 from tests.conftest import DENMARK_DOC, DENMARK_QUESTION, run_qa
 
 pytestmark = pytest.mark.slow
@@ -22,6 +24,7 @@ def test_index_then_ask_from_the_command_line(tmp_path: Path, corpus_copy: Path)
     assert built.returncode == 0, built.stderr
     assert "indexed 3 documents" in built.stdout and "3 added" in built.stdout
     assert "skipped notes.pdf" in built.stderr
+    assert built.stderr.count("notes.pdf") == 1, built.stderr  # one line, not one per channel
     again = qa("index", "--corpus", str(corpus_copy), "--index", str(index), "--quiet")
     assert "3 unchanged; 0 chunks embedded" in again.stdout
 
@@ -78,3 +81,32 @@ def test_a_mismatched_index_asks_for_a_rebuild(tmp_path: Path, corpus_copy: Path
     rebuilt = qa("index", "--corpus", str(corpus_copy), "--index", index, "--rebuild", env=other)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert qa("ask", "Denmark?", "--index", index, env=other).returncode == 0
+
+
+def test_ask_without_an_index_says_so_before_loading_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loaded: list[Settings] = []
+
+    def factory(settings: Settings) -> object:
+        loaded.append(settings)
+        raise AssertionError("the model was loaded although there is no index")
+
+    code = cli.main(
+        ["ask", "anything", "--index", str(tmp_path / "none")], embedder_factory=factory
+    )  # type: ignore[arg-type]
+    assert code == 1 and loaded == []
+    assert capsys.readouterr().err.startswith("qa: error: no index in")
+
+
+def test_a_question_over_the_length_limit_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QA_MAX_QUESTION_CHARS", "10")
+    code = cli.main(["ask", "x" * 11, "--index", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == (
+        "qa: error: the question is 11 characters long: shorten it to at most 10 "
+        "(QA_MAX_QUESTION_CHARS)\n"
+    )

@@ -7,8 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.config import DEFAULT_MODEL
-from qa.embedding import SentenceTransformerEmbedder, check_chunk_size, resolve_model_dir
+from qa.embedding import (
+    DEFAULT_MODEL,
+    SentenceTransformerEmbedder,
+    check_chunk_size,
+    resolve_model_dir,
+)
 from qa.errors import ConfigError, ModelError
 
 

@@ -24,13 +24,13 @@ from fastapi.testclient import TestClient
 
 from qa import cli
 from qa.api import create_app
-from qa.config import Settings
+from qa.config import Settings, chunk_settings
 from qa.corpus import scan_corpus
+from qa.doc_rules import prepare_json
 from qa.embedding import Embedder
 from qa.index import CURRENT, LOCK, Index, current_version, write_lock
 from qa.indexing import build_index, expectation
-from qa.ingestion import prepare_json
-from qa.service import QAService, chunk_settings
+from qa.service import QAService
 from tests.conftest import (
     AUTH,
     CORPUS,
@@ -201,7 +201,6 @@ def test_a_damaged_index_is_a_clear_cli_error_and_a_503(
     workspace: Settings,
     embedder: Embedder,
     damage: str,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     folder = current_version(workspace.index_dir)
@@ -216,10 +215,10 @@ def test_a_damaged_index_is_a_clear_cli_error_and_a_503(
         (workspace.index_dir / CURRENT).unlink()
     fix = "run `qa index`" if damage == "no-index" else "qa index --rebuild"
 
-    import qa.service
-
-    monkeypatch.setattr(qa.service, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
-    code = cli.main(["ask", "Denmark?", "--index", str(workspace.index_dir)])
+    code = cli.main(
+        ["ask", "Denmark?", "--index", str(workspace.index_dir)],
+        embedder_factory=lambda _: embedder,
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("qa: error: ") and fix in err, err
 
@@ -266,19 +265,17 @@ def test_a_full_disk_during_qa_index_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import qa.embedding
-
     (workspace.corpus_dir / "new.md").write_text("A new document that needs saving.")
     before = current_version(workspace.index_dir)
 
     def full(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
     monkeypatch.setattr(faiss, "write_index", full)
     try:
         code = cli.main(
-            ["index", "--corpus", str(workspace.corpus_dir), "--index", str(workspace.index_dir)]
+            ["index", "--corpus", str(workspace.corpus_dir), "--index", str(workspace.index_dir)],
+            embedder_factory=lambda _: embedder,
         )
     finally:
         assert current_version(workspace.index_dir) == before  # never lost, either way

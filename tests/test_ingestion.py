@@ -13,25 +13,16 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.config import Settings
+from qa.config import Settings, chunk_settings
 from qa.corpus import scan_corpus
+from qa.corpus_mirror import CorpusMirror
+from qa.doc_rules import doc_id_problem, prepare_json, prepare_upload
 from qa.embedding import Embedder
 from qa.index import Index, current_version, write_lock
 from qa.indexing import expectation, update_index
-from qa.ingestion import (
-    MULTIPART,
-    CorpusMirror,
-    Ingestor,
-    doc_id_problem,
-    prepare_json,
-    prepare_upload,
-)
-from qa.service import QAService, chunk_settings
+from qa.service import QAService
+from qa.writer import Ingestor
 from tests.conftest import AUTH, DENMARK_DOC, KEY, FakeEmbedder, seed, serving
-
-needs_multipart = pytest.mark.skipif(
-    not MULTIPART, reason="file uploads need python-multipart (a dependency of qa)"
-)
 
 
 def ids(client: TestClient) -> list[str]:
@@ -226,7 +217,6 @@ def test_deleting_every_document_leaves_a_working_empty_index(
     assert add(api, "back.md", "Back again.").status_code == 201
 
 
-@needs_multipart
 def test_upload_a_markdown_file(api: TestClient, fake_settings: Settings) -> None:
     content = b"---\ntitle: From a file\nsource: upload\n---\nNorway trains pilots.\n"
     r = api.post("/documents", files={"file": ("norway.md", content)}, headers=AUTH)
@@ -247,7 +237,6 @@ def test_upload_a_markdown_file(api: TestClient, fake_settings: Settings) -> Non
     assert named.status_code == 201 and named.json()["doc_id"] == "nordic/sweden.txt"
 
 
-@needs_multipart
 @pytest.mark.parametrize(
     ("files", "data", "status", "fragment"),
     [

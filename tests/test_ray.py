@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.config import Settings
+from qa.config import Settings, chunk_settings
 from qa.corpus import scan_corpus
 from qa.distributed import MISSING_RAY, RayEmbedder, _block_rows
 from qa.embedding import SentenceTransformerEmbedder
@@ -23,7 +23,6 @@ from qa.errors import ModelError
 from qa.evaluation import load_squad
 from qa.index import Index
 from qa.indexing import update_index
-from qa.service import chunk_settings
 from qa.types import Document
 from tests.conftest import (
     CORPUS,

@@ -16,7 +16,6 @@ from qa.config import Settings
 from qa.security import bearer_token, check_key, key_matches
 from qa.service import QAService
 from tests.conftest import AUTH, KEY, FakeEmbedder, seed, serving
-from tests.test_ingestion import needs_multipart
 
 DOC = {"doc_id": "a.md", "text": "Some text."}
 
@@ -152,7 +151,6 @@ def test_a_chunked_body_is_counted_as_it_streams(small_limits: TestClient) -> No
     assert ok.status_code == 200, ok.text
 
 
-@needs_multipart
 def test_uploads_have_their_own_larger_limit(small_limits: TestClient) -> None:
     text = b"Upload text. " * 300  # ~3.9 kB: over the JSON limit, under the upload limit
     r = small_limits.post("/documents", files={"file": ("big.md", text)}, headers=AUTH)
@@ -162,7 +160,7 @@ def test_uploads_have_their_own_larger_limit(small_limits: TestClient) -> None:
 
 
 def test_a_nonsense_content_length_is_a_400(small_limits: TestClient) -> None:
-    from qa.security import BodyLimitMiddleware
+    from qa.api.middleware import BodyLimitMiddleware
 
     sent: list[dict[str, object]] = []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -30,8 +31,18 @@ def test_ask_over_http_and_every_citation_slices_back(live_server: Server) -> No
         assert http.get("/").headers["content-type"].startswith("text/html")
 
 
+def asks_started(server: Server) -> int:
+    """How many /ask requests the app has begun handling (uvicorn's trace log says)."""
+    return sum(
+        "Started scope=" in line and "'path': '/ask'" in line
+        for line in server.output().splitlines()
+    )
+
+
 def test_sigterm_lets_in_flight_requests_finish(corpus_index_dir: Path, tmp_path: Path) -> None:
-    server = start_server(corpus_index_dir, tmp_path / "serve.log")
+    # The trace log names each request as the app starts it, so the signal can wait for
+    # exactly that rather than for a guessed delay (a race on a loaded machine).
+    server = start_server(corpus_index_dir, tmp_path / "serve.log", extra=["--log-level", "trace"])
     results: list[int] = []
 
     def ask() -> None:
@@ -41,8 +52,10 @@ def test_sigterm_lets_in_flight_requests_finish(corpus_index_dir: Path, tmp_path
     threads = [threading.Thread(target=ask) for _ in range(4)]
     for t in threads:
         t.start()
-    # Give the requests time to reach the server before it is told to stop.
-    threading.Event().wait(0.3)
+    deadline = time.monotonic() + 60
+    while asks_started(server) < len(threads):
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.01)
     code = stop_server(server, signal.SIGTERM)
     for t in threads:
         t.join(timeout=60)

@@ -25,15 +25,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa import cli
+from qa.api.middleware import WORKER_HEADER
 from qa.chunking import ChunkSettings
 from qa.config import Settings
 from qa.corpus import scan_corpus
+from qa.doc_rules import prepare_json
 from qa.index import CURRENT, Index, current_version, write_lock
 from qa.indexing import expectation, update_index
-from qa.ingestion import Ingestor, prepare_json
-from qa.reload import WORKER_HEADER, IndexWatcher, mapped_versions
 from qa.service import QAService
 from qa.types import Document
+from qa.watcher import IndexWatcher, mapped_versions
+from qa.writer import Ingestor
 from tests.conftest import (
     CORPUS,
     DENMARK_DOC,
@@ -194,10 +196,10 @@ def test_a_damaged_new_version_is_logged_once_and_the_old_index_keeps_answering(
     _add(watcher.index_dir, fake_embedder, small_chunks, _doc("broken.md", "Never served."))
     vectors = current_version(watcher.index_dir) / "vectors.faiss"
     vectors.write_bytes(vectors.read_bytes()[:100])
-    with caplog.at_level(logging.ERROR, logger="qa.reload"):
+    with caplog.at_level(logging.ERROR, logger="qa.watcher"):
         for _ in range(3):
             assert watcher.poll() is False
-    lines = [r.getMessage() for r in caplog.records if r.name == "qa.reload"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "qa.watcher"]
     assert len(lines) == 1, lines
     assert "was not loaded, still serving the previous one" in lines[0]
     assert "qa index --rebuild" in lines[0]
@@ -234,19 +236,16 @@ def test_an_app_follows_the_index_on_disk_and_names_its_worker(
     fake_embedder: FakeEmbedder,
     small_chunks: ChunkSettings,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import qa.service
     from qa.api import create_app
 
-    monkeypatch.setattr(qa.service, "SentenceTransformerEmbedder", lambda *_, **__: fake_embedder)
     settings = Settings(
         index_dir=fake_index,
         corpus_dir=tmp_path,
         chunk_tokens=small_chunks.max_tokens,
         chunk_overlap=small_chunks.overlap_tokens,
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, embedder_factory=lambda _: fake_embedder)) as client:
         r = client.get("/documents/late.md")
         assert r.status_code == 404 and r.headers[WORKER_HEADER] == str(os.getpid())
         _add(fake_index, fake_embedder, small_chunks, _doc("late.md", "Arrived later."))

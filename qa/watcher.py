@@ -18,38 +18,24 @@ A worker keeps using a version's mapped files after a later save has pruned its
 folder (Linux keeps unlinked files alive while they are mapped) until it swaps.
 Documents and the chunk table are still per-process Python objects, as is the model.
 
-Each response names the process that answered in an `X-QA-Worker` header (its pid),
-so that clients and tests can tell the workers apart.
+The HTTP edge runs `watch` for the app's lifetime (`qa.api.app`); nothing here imports
+the web stack.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from qa.config import Settings
 from qa.errors import QAError
-from qa.index import CURRENT, LOCK, Expectation, Index, Manifest, read_manifest
-from qa.indexing import expectation
-from qa.service import QAService, chunk_settings
+from qa.index import CURRENT, LOCK, Expectation, Index, read_manifest, same_version
+from qa.service import QAService
 
 log = logging.getLogger(__name__)
 
 RELOAD_INTERVAL_S = 0.5
-WORKER_HEADER = "X-QA-Worker"
-
-
-def same_version(a: Manifest, b: Manifest) -> bool:
-    """The test `Ingestor._base` uses too: saved at the same moment with the same files."""
-    return a.created_at == b.created_at and dict(a.files) == dict(b.files)
 
 
 def pointer(index_dir: Path) -> str | None:
@@ -175,55 +161,3 @@ async def watch(watcher: IndexWatcher, *, interval: float = RELOAD_INTERVAL_S) -
             last_error = str(exc)
         step = watcher.poll
         await asyncio.sleep(interval)
-
-
-class WorkerHeaderMiddleware:
-    """Adds `X-QA-Worker: <pid>` to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_worker(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append(WORKER_HEADER, str(os.getpid()))
-            await send(message)
-
-        await self.app(scope, receive, send_with_worker)
-
-
-def install_reload(
-    app: FastAPI, settings: Settings, *, watch_index: bool = True, interval: float | None = None
-) -> None:
-    """The worker header, and (with `watch_index`: when the service is loaded from
-    `settings.index_dir`) a task that keeps the service on the live version."""
-    app.add_middleware(WorkerHeaderMiddleware)
-    if not watch_index:
-        return
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Runs inside the app's own lifespan, after it loaded the service.
-        service: QAService | None = getattr(app.state, "service", None)
-        if service is None:  # it could not load: it says why on every request
-            yield
-            return
-        watcher = IndexWatcher(
-            service,
-            index_dir=settings.index_dir,
-            expect=expectation(service.embedder, chunk_settings(settings)),
-        )
-        app.state.index_watcher = watcher
-        task = asyncio.create_task(watch(watcher, interval=interval or RELOAD_INTERVAL_S))
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.include_router(APIRouter(lifespan=lifespan))

@@ -1,0 +1,149 @@
+"""The app factory: the service loads at start-up (lifespan), never at import.
+
+The app is assembled from the api package's parts: the error mapping, the read and
+write routes, the middlewares and the chat page. When the app built its own service it
+also keeps it on the live index version (`qa.watcher`), since other worker processes
+and `qa index` may save new versions while it serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from qa import __version__
+from qa.api.errors import install_error_handlers
+from qa.api.middleware import BodyLimitMiddleware, ReadKeyMiddleware, WorkerHeaderMiddleware
+from qa.api.routes_read import read_router
+from qa.api.routes_write import write_router
+from qa.config import Settings, chunk_settings
+from qa.errors import QAError
+from qa.indexing import expectation
+from qa.service import EmbedderFactory, QAService, load_embedder
+from qa.watcher import RELOAD_INTERVAL_S, IndexWatcher, watch
+
+log = logging.getLogger(__name__)
+
+ServiceFactory = Callable[[], QAService]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    service_factory: ServiceFactory | None = None,
+    embedder_factory: EmbedderFactory = load_embedder,
+) -> FastAPI:
+    """The app. Give `service_factory` to serve a service built elsewhere (as is: no
+    batching, no index watching), or `embedder_factory` to load the index from
+    `settings` with another model (tests do)."""
+    settings = settings or Settings()
+    owned = service_factory is None
+    factory = service_factory or (
+        lambda: QAService.from_settings(settings, embedder_factory=embedder_factory)
+    )
+    app = FastAPI(
+        title="qa",
+        version=__version__,
+        lifespan=_lifespan(settings, factory, owned=owned),
+        description="Answers questions from your documents, with exact citations.",
+    )
+    install_error_handlers(app)
+    app.include_router(read_router(settings))
+    app.include_router(write_router(settings))
+    _install_middleware(app, settings)
+    _install_web(app)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (and so for several worker processes)."""
+    return create_app(Settings())
+
+
+def _lifespan(
+    settings: Settings, factory: ServiceFactory, *, owned: bool
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    # Only a service this app built is ours to wrap (and close) and to keep current.
+    batching = owned and settings.batch_window_ms > 0
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.service = None
+        app.state.load_error = None
+        try:
+            service = await run_in_threadpool(factory)
+        except QAError as exc:
+            # Stay up and say why on every request, rather than die without a word.
+            log.error("the service cannot answer: %s", exc.message)
+            app.state.load_error = exc
+            yield
+            return
+        if batching:
+            service.enable_micro_batching(
+                window_ms=settings.batch_window_ms, max_batch=settings.max_question_batch
+            )
+        app.state.service = service
+        async with _watching(app, service, settings, enabled=owned):
+            yield
+        if batching:
+            service.close()
+
+    return lifespan
+
+
+@contextlib.asynccontextmanager
+async def _watching(
+    app: FastAPI, service: QAService, settings: Settings, *, enabled: bool
+) -> AsyncIterator[None]:
+    """Keep the service on the version the index folder's CURRENT names, while serving."""
+    if not enabled:
+        yield
+        return
+    watcher = IndexWatcher(
+        service,
+        index_dir=settings.index_dir,
+        expect=expectation(service.embedder, chunk_settings(settings)),
+    )
+    app.state.index_watcher = watcher
+    task = asyncio.create_task(watch(watcher, interval=RELOAD_INTERVAL_S))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    # Added last runs first: the worker header wraps every response, key checks and
+    # body limits run before any route reads a byte.
+    key = settings.api_key or None  # an empty QA_API_KEY means none, never "any key"
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    if settings.require_key_for_reads and key:
+        app.add_middleware(ReadKeyMiddleware, api_key=key)
+    app.add_middleware(WorkerHeaderMiddleware)
+
+
+def _install_web(app: FastAPI) -> None:
+    web = resources.files("qa") / "web"
+    index_html = web / "index.html"
+    if not index_html.is_file():
+        log.warning("the chat page is missing from this installation")
+        return
+    app.mount("/static", StaticFiles(directory=str(web)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(str(index_html), media_type="text/html")

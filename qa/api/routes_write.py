@@ -1,0 +1,176 @@
+"""The write routes: POST and DELETE /documents, behind the API key. They read and check
+the body (JSON or a multipart file upload), then hand the work to `qa.writer` on a
+worker thread, one write at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from functools import partial
+from pathlib import PurePosixPath
+from typing import Annotated, Any, TypeVar
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from qa.api.schemas import (
+    UPLOAD_SCHEMA,
+    WRITE_ERRORS,
+    DeleteOut,
+    DocumentIn,
+    IngestOut,
+)
+from qa.api.state import get_service
+from qa.config import Settings
+from qa.doc_rules import MAX_DOC_ID_CHARS, Prepared, prepare_json, prepare_upload
+from qa.errors import BadRequestError, InvalidDocumentError, UnsupportedMediaTypeError
+from qa.security import authorize_write
+from qa.writer import Ingestor
+
+T = TypeVar("T")
+# Declares the scheme in the OpenAPI document; the check itself is qa.security's.
+_BEARER = HTTPBearer(auto_error=False, description="The server's QA_API_KEY.")
+
+
+class _Writers:
+    """One Ingestor per live service, and one write at a time per event loop (queued
+    on the loop, so waiting writers hold no worker threads that readers need)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ingestor: Ingestor | None = None
+        self.limiter: anyio.CapacityLimiter | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _limiter(self) -> anyio.CapacityLimiter:
+        loop = asyncio.get_running_loop()
+        if self.limiter is None or self.loop is not loop:
+            self.limiter, self.loop = anyio.CapacityLimiter(1), loop
+        return self.limiter
+
+    async def run(self, request: Request, work: Callable[[Ingestor], T]) -> T:
+        service = get_service(request)
+        if self.ingestor is None or self.ingestor.service is not service:
+            self.ingestor = Ingestor.from_settings(service, self.settings)
+        ingestor = self.ingestor
+        # Embedding and saving are CPU and disk work: never on the event loop.
+        return await anyio.to_thread.run_sync(partial(work, ingestor), limiter=self._limiter())
+
+
+def write_router(settings: Settings) -> APIRouter:
+    """POST and DELETE /documents, behind the API key."""
+    key = settings.api_key or None  # an empty QA_API_KEY means none, never "any key"
+    writers = _Writers(settings)
+
+    def writer(request: Request, credentials: Annotated[Any, Depends(_BEARER)]) -> None:
+        # The raw header, not `credentials`: a malformed one must get a 401 that says so.
+        authorize_write(key, request.headers.get("authorization"))
+
+    router = APIRouter(dependencies=[Depends(writer)], responses=WRITE_ERRORS)
+
+    @router.post(
+        "/documents",
+        status_code=201,
+        response_model=IngestOut,
+        responses={200: {"model": IngestOut, "description": "Replaced, or already identical"}},
+        summary="Add or replace a document (needs the API key)",
+        openapi_extra={"requestBody": _request_body()},
+    )
+    async def add_document(request: Request) -> JSONResponse:
+        prepared = await _read_document(request)
+        result = await writers.run(request, lambda ing: ing.add(prepared))
+        body = IngestOut(**dataclasses.asdict(result))
+        return JSONResponse(
+            body.model_dump(), status_code=201 if result.status == "created" else 200
+        )
+
+    @router.delete(
+        "/documents/{doc_id:path}",
+        response_model=DeleteOut,
+        summary="Delete a document (needs the API key)",
+    )
+    async def delete_document(
+        doc_id: Annotated[str, PathParam(max_length=1000)], request: Request
+    ) -> DeleteOut:
+        result = await writers.run(request, lambda ing: ing.delete(doc_id))
+        return DeleteOut(doc_id=result.doc_id, deleted=True, documents=result.documents)
+
+    return router
+
+
+def _request_body() -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentIn.model_json_schema()},
+            "multipart/form-data": {"schema": UPLOAD_SCHEMA},
+        },
+    }
+
+
+async def _read_document(request: Request) -> Prepared:
+    """The document in the body, parsed and checked; YAML work runs on a worker thread."""
+    content_type = request.headers.get("content-type") or "application/json"
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "multipart/form-data":
+        return await _from_upload(request)
+    if media == "application/json" or media.endswith("+json"):
+        payload = _from_json(await request.body())
+        return await anyio.to_thread.run_sync(
+            partial(
+                prepare_json,
+                payload.doc_id,
+                payload.text,
+                title=payload.title,
+                metadata=payload.metadata,
+            )
+        )
+    raise UnsupportedMediaTypeError(
+        f"cannot read a {media} body: send the document as application/json "
+        '({"doc_id", "text", "title", "metadata"}) or upload a file as multipart/form-data'
+    )
+
+
+def _from_json(body: bytes) -> DocumentIn:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(
+            f"the request body is not valid UTF-8 (byte {exc.start}): send UTF-8 JSON such as "
+            '{"doc_id": "notes/a.md", "text": "..."}'
+        ) from None
+    try:
+        return DocumentIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+async def _from_upload(request: Request) -> Prepared:
+    async with request.form(max_files=1, max_fields=1, max_part_size=MAX_DOC_ID_CHARS * 4) as form:
+        unknown = sorted(set(form.keys()) - {"file", "doc_id"})
+        if unknown:
+            raise InvalidDocumentError(
+                f"unexpected form fields {unknown}: send only 'file' and, optionally, 'doc_id'"
+            )
+        upload = form.get("file")
+        given = form.get("doc_id")
+        if not isinstance(upload, UploadFile):
+            raise InvalidDocumentError(
+                "file: attach the document as a file part named 'file' (a .md or .txt file)"
+            )
+        if given is not None and not isinstance(given, str):
+            raise InvalidDocumentError("doc_id: send it as a text field, not a file")
+        doc_id = given or PurePosixPath((upload.filename or "").replace("\\", "/")).name
+        if not doc_id:
+            raise InvalidDocumentError("doc_id: give a doc_id field or a file name")
+        data = await upload.read()
+    return await anyio.to_thread.run_sync(prepare_upload, doc_id, data)

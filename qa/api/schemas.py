@@ -1,0 +1,268 @@
+"""Request and response schemas of the HTTP API, apart from the domain types, and the
+functions that shape domain results into them. Every input is bounded here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qa.corpus import MAX_METADATA_DEPTH
+from qa.doc_rules import (
+    DOC_ID_PATTERN,
+    DOC_ID_RULES,
+    MAX_DOC_ID_CHARS,
+    MAX_METADATA_KEYS,
+    MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+    doc_id_problem,
+    metadata_problem,
+)
+from qa.types import Answer, AskResult, Document, Passage
+
+FilterScalar = Annotated[str, Field(max_length=500)] | int | float | bool
+FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(min_length=1, max_length=100)]
+
+
+# ----- reads ------------------------------------------------------------------------------
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="The question, 1 to QA_MAX_QUESTION_CHARS (default 2000) characters.",
+        ),
+    ]
+    k: Annotated[int, Field(ge=1, le=50, description="How many passages to return.")] = 5
+    filters: Annotated[
+        dict[str, FilterValue] | None,
+        Field(
+            max_length=20,
+            description="Only answer from matching documents: date_from / date_to (ISO "
+            "dates, on metadata.date), title (substring), doc_id, or any metadata field "
+            "equal to a value (or one of a list of values).",
+            examples=[{"source": "Rudaw"}, {"date_from": "2020-01-01", "date_to": "2020-12-31"}],
+        ),
+    ] = None
+    max_per_document: Annotated[
+        int | None, Field(ge=1, le=50, description="At most this many passages per document.")
+    ] = None
+
+    @field_validator("question")
+    @classmethod
+    def _trimmed_length(cls, value: str) -> str:
+        value = value.strip()
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            # JSON allows lone surrogates; they cannot be encoded back, so refuse them here.
+            raise ValueError("contains an unpaired surrogate (\\ud800-\\udfff): send valid Unicode")
+        if not value:
+            raise ValueError("must not be empty: send some text to ask about")
+        # The length limit is a setting (QA_MAX_QUESTION_CHARS): the route checks it.
+        return value
+
+
+class ScoresOut(BaseModel):
+    dense: float
+    lexical: float | None
+    fused: float
+
+
+class PassageOut(BaseModel):
+    rank: int
+    score: float
+    text: str
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    metadata: dict[str, Any]
+    scores: ScoresOut
+
+
+class AnswerOut(BaseModel):
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    confidence: float
+
+
+class AskResponse(BaseModel):
+    question: str
+    answerable: bool
+    answer: AnswerOut | None
+    passages: list[PassageOut]
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    metadata: dict[str, Any]
+
+
+class DocumentOut(DocumentSummary):
+    text: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class HealthOut(BaseModel):
+    status: str
+    documents: int
+    chunks: int
+    model: str
+    version: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 404, 409, 413, 422, 503)
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503, 507)
+}
+
+
+# ----- writes -----------------------------------------------------------------------------
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_DOC_ID_CHARS,
+            description=DOC_ID_RULES,
+            examples=["notes/meeting-2024-05-02.md"],
+            # In the schema only: the validator below gives clearer messages than a pattern.
+            json_schema_extra={"pattern": DOC_ID_PATTERN},
+        ),
+    ]
+    title: Annotated[
+        str | None,
+        Field(max_length=MAX_TITLE_CHARS, description="Defaults to the file name, tidied."),
+    ] = None
+    text: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_TEXT_CHARS,
+            description="The document text; citations index into it exactly.",
+        ),
+    ]
+    metadata: Annotated[
+        dict[str, Any],
+        Field(
+            description=f"JSON values, at most {MAX_METADATA_KEYS} keys and "
+            f"{MAX_METADATA_DEPTH} levels deep; no 'title' key (use title)."
+        ),
+    ] = {}
+
+    @field_validator("doc_id")
+    @classmethod
+    def _doc_id(cls, value: str) -> str:
+        problem = doc_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty: send the document's text")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = metadata_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class IngestOut(BaseModel):
+    doc_id: str
+    title: str
+    chunks: int = Field(description="How many passages the document was split into.")
+    status: Literal["created", "replaced", "unchanged"]
+    documents: int = Field(description="Documents in the index now.")
+
+
+class DeleteOut(BaseModel):
+    doc_id: str
+    deleted: bool
+    documents: int = Field(description="Documents in the index now.")
+
+
+UPLOAD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["file"],
+    "additionalProperties": False,
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "A UTF-8 .md or .txt file; YAML front matter gives title and metadata.",
+        },
+        "doc_id": {
+            "type": "string",
+            "maxLength": MAX_DOC_ID_CHARS,
+            "pattern": DOC_ID_PATTERN,
+            "description": "Defaults to the file's name. " + DOC_ID_RULES,
+        },
+    },
+}
+
+
+# ----- shaping ----------------------------------------------------------------------------
+
+
+def passage_out(p: Passage) -> PassageOut:
+    c = p.chunk
+    return PassageOut(
+        rank=p.rank,
+        score=p.score,
+        text=c.text,
+        doc_id=c.doc_id,
+        title=p.title,
+        start=c.start,
+        end=c.end,
+        metadata=dict(p.metadata),
+        scores=ScoresOut(dense=p.scores.dense, lexical=p.scores.lexical, fused=p.scores.fused),
+    )
+
+
+def answer_out(a: Answer | None) -> AnswerOut | None:
+    if a is None:
+        return None
+    return AnswerOut(
+        text=a.text, doc_id=a.doc_id, start=a.start, end=a.end, confidence=a.confidence
+    )
+
+
+def ask_response(result: AskResult) -> AskResponse:
+    return AskResponse(
+        question=result.question,
+        answerable=result.answerable,
+        answer=answer_out(result.answer),
+        passages=[passage_out(p) for p in result.passages],
+    )
+
+
+def summary_out(d: Document) -> DocumentSummary:
+    return DocumentSummary(doc_id=d.doc_id, title=d.title, metadata=dict(d.metadata))
