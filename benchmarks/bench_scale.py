@@ -190,29 +190,37 @@ def build(make: Callable[[], faiss.Index]) -> Built:
     return Built(index, seconds, rss1 - rss0, peak)
 
 
+@dataclass
+class Sample:
+    """One size's vectors, the queries asked of every index and their exact top k."""
+
+    n: int
+    xb: np.ndarray
+    queries: np.ndarray  # for recall; their first rows also time the latency
+    q_latency: np.ndarray
+    truth: np.ndarray
+
+
 def measure(
     rows: list[Row],
-    n: int,
+    sample: Sample,
     kind: str,
     built: Built,
     settings: Sequence[tuple[str, Callable[[], None]]],
-    q_latency: np.ndarray,
-    q_recall: np.ndarray,
-    truth: np.ndarray,
 ) -> None:
     size = index_bytes(built.index)
     for params, apply in settings:
         apply()
-        ms = single_query_ms(built.index, q_latency)
-        _, found = built.index.search(q_recall, K)
+        ms = single_query_ms(built.index, sample.q_latency)
+        _, found = built.index.search(sample.queries, K)
         rows.append(
             Row(
-                n=n,
+                n=sample.n,
                 kind=kind,
                 params=params,
                 p50_ms=C.median(ms),
                 p95_ms=C.percentile(ms, 95),
-                recall=recall_at_k(found, truth),
+                recall=recall_at_k(found, sample.truth),
                 bytes=size,
                 rss_growth=built.rss_growth,
                 rss_peak_growth=built.rss_peak_growth,
@@ -243,14 +251,26 @@ class Plan:
 def run_size(
     n: int, plan: Plan, mixture: Mixture, rng: np.random.Generator, hnsw_rate: list[float]
 ) -> list[Row]:
-    rows: list[Row] = []
+    """Every index at one size; each stage frees its indexes before the next is built, so
+    that one's memory growth is not another's."""
     t0 = time.perf_counter()
     xb = mixture.draw(rng, n)
     queries = mixture.draw(rng, plan.q_recall)
-    q_latency = queries[: plan.q_latency if n < 1_000_000 else plan.q_latency_flat_1m]
     C.emit(f"N = {n:,}: data drawn in {time.perf_counter() - t0:.1f} s")
+    flat_latency = plan.q_latency if n < 1_000_000 else plan.q_latency_flat_1m
+    rows, sample = run_flat(n, xb, queries[:flat_latency], queries, rng)
+    sample.q_latency = queries[: plan.q_latency]
+    rows += run_ivf(sample, rng)
+    rows += run_hnsw(sample, plan, hnsw_rate)
+    return rows
 
-    # Exact search: the ground truth, and the baseline.
+
+def run_flat(
+    n: int, xb: np.ndarray, q_latency: np.ndarray, queries: np.ndarray, rng: np.random.Generator
+) -> tuple[list[Row], Sample]:
+    """Exact search: the ground truth, and the baseline. Its rows carry the data's
+    difficulty (mean cosines) in `extra`."""
+    rows: list[Row] = []
     pairs = rng.integers(0, n, size=(2, 2000))
     flat = build(lambda: _flat(xb))
     truth_scores, truth = flat.index.search(queries, K)
@@ -259,20 +279,25 @@ def run_size(
         "top10_cosine": float(np.mean(truth_scores[:, -1])),
         "random_pair_cosine": float(np.mean(np.sum(xb[pairs[0]] * xb[pairs[1]], axis=1))),
     }
+    sample = Sample(n, xb, queries, q_latency, truth)
     # FAISS splits one query's exact scan across its threads; on a shared machine one
     # descheduled thread stalls the query, so the single-threaded scan is measured too.
     threads = faiss.omp_get_max_threads()
     flat_settings = [("exact", lambda: None)]
     if threads > 1:
         flat_settings.append(("exact, 1 thread", lambda: faiss.omp_set_num_threads(1)))
-    measure(rows, n, "flat", flat, flat_settings, q_latency, queries, truth)
+    measure(rows, sample, "flat", flat, flat_settings)
     faiss.omp_set_num_threads(threads)
     for row in rows:
         row.extra = stats
-    del flat
-    q_latency = queries[: plan.q_latency]
+    return rows, sample
 
-    # IVF-Flat, then IVF-PQ on the same coarse centroids and the same assignment.
+
+def run_ivf(sample: Sample, rng: np.random.Generator) -> list[Row]:
+    """IVF-Flat, then IVF-PQ (bare and re-ranked) on the same coarse centroids and the
+    same assignment of the vectors to them."""
+    rows: list[Row] = []
+    n, xb = sample.n, sample.xb
     nlist = int(round(4 * math.sqrt(n)))
     train = xb[rng.choice(n, size=min(n, 40 * nlist), replace=False)]
     quantizer = faiss.IndexFlatIP(DIM)
@@ -288,9 +313,8 @@ def run_size(
 
     ivf = build(make_ivf)
     measure(
-        rows, n, "ivf-flat", ivf,
+        rows, sample, "ivf-flat", ivf,
         [(f"nlist {nlist}, nprobe {p}", _setter(ivf.index, "nprobe", p)) for p in (8, 16, 32)],
-        q_latency, queries, truth,
     )  # fmt: skip
     del ivf
 
@@ -302,46 +326,46 @@ def run_size(
 
     pq = build(make_pq)
     measure(
-        rows, n, "ivf-pq", pq,
+        rows, sample, "ivf-pq", pq,
         [(f"m 48, nprobe {p}", _setter(pq.index, "nprobe", p)) for p in (16, 32)],
-        q_latency, queries, truth,
     )  # fmt: skip
     refine = build(lambda: faiss.IndexRefineFlat(pq.index, faiss.swig_ptr(xb)))
     refine.seconds += pq.seconds
     refine.index.k_factor = 4
     measure(
-        rows, n, "ivf-pq+rr", refine,
+        rows, sample, "ivf-pq+rr", refine,
         [(f"m 48, nprobe {p}, 4k re-rank", _setter(pq.index, "nprobe", p)) for p in (16, 32)],
-        q_latency, queries, truth,
     )  # fmt: skip
-    del refine  # free them before HNSW (pq stays referenced by the closure above)
+    del refine  # free them before HNSW is built
     pq.index.reset()
     assign.clear()
+    return rows
 
-    # HNSW: bounded by an estimate from the last measured build rate.
+
+def run_hnsw(sample: Sample, plan: Plan, hnsw_rate: list[float]) -> list[Row]:
+    """HNSW, bounded by an estimate from the last measured build rate (`hnsw_rate`, which
+    a build here updates for the next size)."""
+    n = sample.n
     estimate = _hnsw_estimate(n, hnsw_rate)
     left = plan.deadline - time.monotonic()
     if estimate is not None and estimate > min(plan.hnsw_budget, left):
-        rows.extend(_hnsw_skipped(n, estimate, rows, hnsw_rate))
-    else:
+        return _hnsw_skipped(n, estimate, hnsw_rate)
 
-        def make_hnsw() -> faiss.Index:
-            h = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
-            h.hnsw.efConstruction = 200
-            h.add(xb)
-            return h
+    def make_hnsw() -> faiss.Index:
+        h = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+        h.hnsw.efConstruction = 200
+        h.add(sample.xb)
+        return h
 
-        hnsw = build(make_hnsw)
-        measure(
-            rows, n, "hnsw", hnsw,
-            [(f"M 32, efC 200, efS {e}", _setter(hnsw.index.hnsw, "efSearch", e))
-             for e in (64, 128)],
-            q_latency, queries, truth,
-        )  # fmt: skip
-        hnsw_rate[:] = [n, hnsw.seconds, (rows[-1].bytes or 0) / n]
-        if estimate is not None and estimate >= 5:
-            rows[-1].note = f"build estimated at {estimate:.0f} s beforehand"
-        del hnsw
+    rows: list[Row] = []
+    hnsw = build(make_hnsw)
+    measure(
+        rows, sample, "hnsw", hnsw,
+        [(f"M 32, efC 200, efS {e}", _setter(hnsw.index.hnsw, "efSearch", e)) for e in (64, 128)],
+    )  # fmt: skip
+    hnsw_rate[:] = [n, hnsw.seconds, (rows[-1].bytes or 0) / n]
+    if estimate is not None and estimate >= 5:
+        rows[-1].note = f"build estimated at {estimate:.0f} s beforehand"
     return rows
 
 
@@ -363,7 +387,7 @@ def _hnsw_estimate(n: int, measured: list[float]) -> float | None:
     return s0 * (n / n0) * (math.log(n) / math.log(n0))
 
 
-def _hnsw_skipped(n: int, estimate: float, rows: list[Row], measured: list[float]) -> list[Row]:
+def _hnsw_skipped(n: int, estimate: float, measured: list[float]) -> list[Row]:
     n0, per_vector = int(measured[0]), measured[2]
     note = (
         f"not built: estimated {estimate:.0f} s from the {n0:,} build (n log n); "

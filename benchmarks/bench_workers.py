@@ -310,7 +310,7 @@ def measure(
     )
 
 
-# ----- main --------------------------------------------------------------------------------
+# ----- all N -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -337,26 +337,16 @@ def plan_for(args: Any) -> Plan:
     return Plan(counts, clients=16, seconds=15.0, start_timeout=300.0)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = C.parser("bench_workers", __doc__.splitlines()[0])
-    ap.add_argument("--workers", help="comma-separated worker counts (default 1,2[,4])")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
-    args = ap.parse_args(argv)
-    if not Path("/proc/self/smaps_rollup").is_file():
-        C.fail("this benchmark reads /proc/<pid>/smaps_rollup: it needs Linux 4.14 or later")
-    info = C.machine_info(torch_threads=False)
-    C.print_header("bench_workers: qa serve --workers N", info, quick=args.quick)
-    cores = int(info["usable_cores"])
-    plan = plan_for(args)
-
+def run_counts(plan: Plan, *, threads: int, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    """One index, then a server for each worker count in turn; returns the rows and what
+    the index is (its label, chunks and bytes on disk, as the JSON keeps them)."""
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="qa-bench-workers-") as tmp:
         index_dir = Path(tmp) / "index"
-        questions, label, chunks = build_index(index_dir, args.quick)
+        questions, label, chunks = build_index(index_dir, quick)
         index_bytes = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())
         C.emit(f"index: {label}; {chunks} chunks, {C.human_bytes(index_bytes)} on disk")
         for n in plan.counts:
-            threads = args.threads
             C.emit(f"N = {n}: starting {n} worker(s), {threads} torch thread(s) each ...")
             rows.append(measure(index_dir, Path(tmp), n, threads, questions, plan))
             r = rows[-1]
@@ -364,23 +354,52 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  ready in {r.ready_s:.1f} s; {r.rps:.2f} req/s, p50 {r.p50_ms:.0f} ms, "
                 f"{r.errors} errors; PSS {C.human_bytes(r.pss)}"
             )
+    return rows, {"label": label, "chunks": chunks, "bytes_on_disk": index_bytes}
 
+
+# ----- reporting ---------------------------------------------------------------------------
+
+MB = 1e6
+
+
+def report(rows: list[Row], info: dict[str, Any], plan: Plan) -> None:
+    cores_text = C.cores_label(info)
+    C.emit(serving_table(rows, plan, cores_text))
     C.emit()
+    C.emit(index_table(rows, cores_text))
+    C.emit(
+        "PSS MB / worker: the mean over the worker processes; parent PSS MB: the rest of "
+        "the tree (with N > 1 the uvicorn supervisor and multiprocessing's resource "
+        "tracker; with N = 1 the one process is the worker)"
+    )
+    C.emit(
+        f"usable cores: {int(info['usable_cores'])}; past one busy worker per core, more "
+        "workers add memory, not throughput"
+    )
+    C.emit(
+        "PSS counts a shared page 1/N in each of the N processes that map it: the mapped "
+        "index files cost one copy in all, however many workers; the model, torch and "
+        "the documents and chunk table (JSON, loaded per process) are private to each."
+    )
+
+
+def serving_table(rows: list[Row], plan: Plan, cores_text: str) -> str:
+    """Memory and throughput at each N; the memory an added worker costs is measured
+    against the first (smallest) N."""
     base = rows[0]
-    mb = 1e6
     table_rows = []
     for r in rows:
         added = r.workers - base.workers
-        per_added = (r.pss - base.pss) / added / mb if added else None
+        per_added = (r.pss - base.pss) / added / MB if added else None
         table_rows.append(
             [
                 str(r.workers),
                 r.threads,
-                r.pss / mb,
+                r.pss / MB,
                 per_added,
-                r.pss_per_worker_process / mb,
-                r.pss_other / mb,
-                r.rss / mb,
+                r.pss_per_worker_process / MB,
+                r.pss_other / MB,
+                r.rss / MB,
                 r.rps,
                 r.p50_ms,
                 r.p95_ms,
@@ -390,68 +409,57 @@ def main(argv: Sequence[str] | None = None) -> int:
                 r.ready_s,
             ]
         )
-    cores_text = C.cores_label(info)
-    C.emit(
-        C.table(
-            f"qa serve --workers N: memory and POST /ask throughput, {plan.clients} clients, "
-            f"{plan.seconds:.0f} s each ({cores_text})",
+    return C.table(
+        f"qa serve --workers N: memory and POST /ask throughput, {plan.clients} clients, "
+        f"{plan.seconds:.0f} s each ({cores_text})",
+        ["workers", "threads", "total PSS MB", "PSS MB / added worker", "PSS MB / worker",
+         "parent PSS MB", "total RSS MB", "req/s", "p50 ms", "p95 ms", "errors",
+         "requests by worker", "server CPU ms/req", "ready s"],
+        table_rows,
+    )  # fmt: skip
+
+
+def index_table(rows: list[Row], cores_text: str) -> str:
+    """The index files each worker maps: RSS is the whole file, PSS its share of one copy."""
+    return C.table(
+        f"Index files mapped by each worker, kB ({cores_text})",
+        ["workers", "RSS per worker", "PSS per worker", "PSS x workers", "anon PSS MB"],
+        [
             [
-                "workers",
-                "threads",
-                "total PSS MB",
-                "PSS MB / added worker",
-                "PSS MB / worker",
-                "parent PSS MB",
-                "total RSS MB",
-                "req/s",
-                "p50 ms",
-                "p95 ms",
-                "errors",
-                "requests by worker",
-                "server CPU ms/req",
-                "ready s",
-            ],
-            table_rows,
-        )
+                str(r.workers),
+                r.index_rss_per_worker // 1024,
+                r.index_pss_per_worker // 1024,
+                r.index_pss_per_worker * r.workers // 1024,
+                r.pss_anon / MB,
+            ]
+            for r in rows
+        ],
     )
+
+
+# ----- main --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = C.parser("bench_workers", __doc__.splitlines()[0])
+    ap.add_argument("--workers", help="comma-separated worker counts (default 1,2[,4])")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    args = ap.parse_args(argv)
+    if not Path("/proc/self/smaps_rollup").is_file():
+        C.fail("this benchmark reads /proc/<pid>/smaps_rollup: it needs Linux 4.14 or later")
+    info = C.machine_info(torch_threads=False)
+    C.print_header("bench_workers: qa serve --workers N", info, quick=args.quick)
+    plan = plan_for(args)
+    rows, index = run_counts(plan, threads=args.threads, quick=args.quick)
     C.emit()
-    C.emit(
-        C.table(
-            f"Index files mapped by each worker, kB ({cores_text})",
-            ["workers", "RSS per worker", "PSS per worker", "PSS x workers", "anon PSS MB"],
-            [
-                [
-                    str(r.workers),
-                    r.index_rss_per_worker // 1024,
-                    r.index_pss_per_worker // 1024,
-                    r.index_pss_per_worker * r.workers // 1024,
-                    r.pss_anon / mb,
-                ]
-                for r in rows
-            ],
-        )
-    )
-    C.emit(
-        "PSS MB / worker: the mean over the worker processes; parent PSS MB: the rest of "
-        "the tree (with N > 1 the uvicorn supervisor and multiprocessing's resource "
-        "tracker; with N = 1 the one process is the worker)"
-    )
-    C.emit(
-        f"usable cores: {cores}; past one busy worker per core, more workers add memory, "
-        "not throughput"
-    )
-    C.emit(
-        "PSS counts a shared page 1/N in each of the N processes that map it: the mapped "
-        "index files cost one copy in all, however many workers; the model, torch and "
-        "the documents and chunk table (JSON, loaded per process) are private to each."
-    )
+    report(rows, info, plan)
     C.save_json(
         C.json_path(args.json, "bench_workers"),
         {
             "benchmark": "bench_workers",
             "quick": args.quick,
             "machine": info,
-            "index": {"label": label, "chunks": chunks, "bytes_on_disk": index_bytes},
+            "index": index,
             "clients": plan.clients,
             "seconds_per_level": plan.seconds,
             "rows": [asdict(r) for r in rows],
