@@ -1,39 +1,68 @@
-"""The only module that reads documents: files in a folder to Documents.
+"""The only module that walks the corpus folder: files in a folder to Documents.
 
 A document's id is its path relative to the corpus folder, with POSIX separators
-and the extension kept. `.md` and `.txt` files are read, with or without YAML
-front matter; anything else is skipped with a warning, and so are empty or
-undecodable files: one bad file never stops the rest from being indexed.
+and the extension kept (`reports/q3.pdf`). `.md` and `.txt` files are read as
+text, with or without YAML front matter, byte for byte; `.pdf`, `.html`/`.htm` and
+`.docx` are extracted by qa.formats (in a bounded child process). Anything else is
+skipped, and so are empty, undecodable, damaged, too large or too slow files, each
+with one reason: one bad file never stops the rest from being indexed.
+
+A file whose bytes hash to the `source_hash` of a document already indexed is not
+read again: the stored document (text, layout) is reused, so an unchanged PDF costs
+a hash, not an extraction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from qa.errors import CorpusError
+from qa.formats import TEXT_FORMATS, Extracted, Limits, format_of, supported_suffixes
+from qa.formats.text import FRONT_MATTER as _FRONT_MATTER
+from qa.formats.text import (
+    MAX_METADATA_DEPTH,
+    check_front_matter_shape,
+    decode,
+    parse_text,
+    split_front_matter,
+)
+from qa.formats.worker import ExtractionWorker
 from qa.types import Document
+
+__all__ = [
+    "_FRONT_MATTER",
+    "MAX_METADATA_DEPTH",
+    "SUPPORTED_SUFFIXES",
+    "CorpusScan",
+    "check_front_matter_shape",
+    "content_hash",
+    "document_from",
+    "make_document",
+    "parse_document",
+    "read_document",
+    "scan_corpus",
+    "source_hash",
+    "split_front_matter",
+]
 
 log = logging.getLogger(__name__)
 
+#: The text suffixes, whose files a JSON document becomes (see qa.ingestion).
 SUPPORTED_SUFFIXES = frozenset({".md", ".txt"})
-MAX_METADATA_DEPTH = 8
-MAX_FRONT_MATTER_EVENTS = 10_000
-# Front matter: a first line of exactly '---', YAML, then a line of '---' (or '...').
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 
 
 @dataclass
 class CorpusScan:
     documents: list[Document] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: doc_id -> reason, for every file that was not read (the CLI's summary lists them).
+    skipped: dict[str, str] = field(default_factory=dict)
+    reused: int = 0  # unchanged files whose stored document was kept without reading
 
 
 def content_hash(text: str, metadata: Mapping[str, Any], title: str) -> str:
@@ -45,51 +74,8 @@ def content_hash(text: str, metadata: Mapping[str, Any], title: str) -> str:
     return h.hexdigest()
 
 
-def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
-    """Return (metadata, body). The body is the rest of the file, byte for byte."""
-    match = _FRONT_MATTER.match(raw)
-    if not match:
-        return {}, raw
-    check_front_matter_shape(match.group(1) or "")
-    try:
-        loaded = yaml.safe_load(match.group(1) or "")
-    except yaml.YAMLError as exc:
-        raise ValueError(f"invalid YAML front matter: {exc}") from exc
-    if loaded is None:
-        loaded = {}
-    if not isinstance(loaded, dict):
-        raise ValueError("front matter must be a YAML mapping (key: value lines)")
-    return {str(k): _plain(v) for k, v in loaded.items()}, raw[match.end() :]
-
-
-def check_front_matter_shape(yaml_text: str) -> None:
-    """Refuse YAML that would expand or nest without bound before it is loaded: aliases
-    can make a few bytes stand for gigabytes of metadata, and deep nesting overflows
-    the loader's stack. Raises ValueError."""
-    depth = 0
-    try:
-        for count, event in enumerate(yaml.parse(yaml_text, Loader=yaml.SafeLoader)):
-            if isinstance(event, yaml.AliasEvent):
-                raise ValueError("front matter must not use YAML aliases (*name)")
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            if depth > MAX_METADATA_DEPTH + 1 or count > MAX_FRONT_MATTER_EVENTS:
-                raise ValueError("front matter is too large or too deeply nested")
-    except yaml.YAMLError as exc:
-        raise ValueError(f"invalid YAML front matter: {exc}") from exc
-
-
-def _plain(value: Any) -> Any:
-    """YAML turns 2020-01-08 into a date; keep metadata JSON-friendly."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return str(value)
+def source_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def make_document(
@@ -110,21 +96,40 @@ def make_document(
     )
 
 
-def parse_document(doc_id: str, raw: str) -> Document:
-    """Parse the decoded content of one file. Raises ValueError with a reason."""
-    metadata, body = split_front_matter(raw)
-    if not body.strip():
+def document_from(doc_id: str, extracted: Extracted, *, data: bytes) -> Document:
+    """The Document for what a format module read from `data`."""
+    if not extracted.text.strip():
         raise ValueError("it has no text")
-    return make_document(doc_id, body, metadata=metadata)
+    doc = make_document(doc_id, extracted.text, title=extracted.title, metadata=extracted.metadata)
+    return replace(
+        doc,
+        format=extracted.format,
+        pages=extracted.pages,
+        sections=extracted.sections,
+        source_hash=source_hash(data),
+    )
 
 
-def read_document(path: Path, doc_id: str) -> Document:
-    data = path.read_bytes()
-    try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"it is not valid UTF-8 (byte {exc.start})") from exc
-    return parse_document(doc_id, raw)
+def parse_document(doc_id: str, raw: str) -> Document:
+    """Parse the decoded content of one text file. Raises ValueError with a reason."""
+    fmt = format_of(doc_id)
+    extracted = parse_text(raw, fmt=fmt if fmt in TEXT_FORMATS else "text")
+    return document_from(doc_id, extracted, data=raw.encode("utf-8"))
+
+
+def read_document(
+    data: bytes, doc_id: str, *, worker: ExtractionWorker, known: Document | None = None
+) -> tuple[Document, bool]:
+    """The Document of one file's bytes, and whether it was reused from `known`."""
+    digest = source_hash(data)
+    fmt = format_of(doc_id)
+    if known is not None and known.source_hash == digest and known.format == fmt:
+        return known, True
+    if fmt in TEXT_FORMATS:
+        extracted = parse_text(decode(data), fmt=str(fmt))
+    else:
+        extracted = worker.extract(data, doc_id)
+    return document_from(doc_id, extracted, data=data), False
 
 
 def _candidate_files(root: Path) -> Iterator[Path]:
@@ -136,22 +141,60 @@ def _candidate_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def scan_corpus(root: Path) -> CorpusScan:
-    """Read every supported document under `root`, collecting warnings for the rest."""
+def _read_bytes(path: Path, limits: Limits) -> bytes:
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:  # refuse before reading a file of any size
+        raise ValueError(
+            f"it is {size:,} bytes, over the limit of {limits.max_file_bytes:,} (QA_MAX_FILE_BYTES)"
+        )
+    return path.read_bytes()
+
+
+def scan_corpus(
+    root: Path,
+    *,
+    known: Mapping[str, Document] | None = None,
+    limits: Limits | None = None,
+    worker: ExtractionWorker | None = None,
+) -> CorpusScan:
+    """Read every supported document under `root`, collecting a reason for the rest.
+
+    `known` (the documents of the index being updated) lets unchanged files be reused.
+    """
     if not root.exists():
         raise CorpusError(f"corpus folder {root} does not exist: create it or set QA_CORPUS_DIR")
     if not root.is_dir():
         raise CorpusError(f"corpus path {root} is not a folder")
     scan = CorpusScan()
-    for path in _candidate_files(root):
-        doc_id = path.relative_to(root).as_posix()
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            scan.warnings.append(f"skipped {doc_id}: only .md and .txt files are read")
-            continue
-        try:
-            scan.documents.append(read_document(path, doc_id))
-        except (ValueError, OSError) as exc:
-            scan.warnings.append(f"skipped {doc_id}: {exc}")
+    reader = worker or ExtractionWorker(limits=limits or Limits())
+    try:
+        for path in _candidate_files(root):
+            _scan_one(scan, path, path.relative_to(root).as_posix(), reader, known or {})
+    finally:
+        if worker is None:
+            reader.close()
+    scan.warnings = [f"skipped {doc_id}: {reason}" for doc_id, reason in scan.skipped.items()]
     for message in scan.warnings:
         log.warning(message)
     return scan
+
+
+def _scan_one(
+    scan: CorpusScan,
+    path: Path,
+    doc_id: str,
+    worker: ExtractionWorker,
+    known: Mapping[str, Document],
+) -> None:
+    if format_of(doc_id) is None:
+        scan.skipped[doc_id] = f"only {supported_suffixes()} files are read"
+        return
+    try:
+        doc, reused = read_document(
+            _read_bytes(path, worker.limits), doc_id, worker=worker, known=known.get(doc_id)
+        )
+    except (ValueError, OSError) as exc:
+        scan.skipped[doc_id] = str(exc)
+        return
+    scan.documents.append(doc)
+    scan.reused += reused

@@ -39,7 +39,7 @@ from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import LexicalIndex
 from qa.sentences import FILES as SENTENCE_FILES
 from qa.sentences import SentenceTable
-from qa.types import Chunk, Document
+from qa.types import Chunk, Document, PageRange, Section
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -293,6 +293,10 @@ class Index:
                     "metadata": dict(d.metadata),
                     "content_hash": d.content_hash,
                     "text": d.text,
+                    "format": d.format,
+                    "source_hash": d.source_hash,
+                    "pages": [[p.page, p.start, p.end] for p in d.pages],
+                    "sections": [[s.start, s.level, s.title] for s in d.sections],
                 }
                 for d in sorted(self.documents.values(), key=lambda d: d.doc_id)
             ],
@@ -349,6 +353,20 @@ def current_version(index_dir: Path) -> Path:
     return folder
 
 
+def read_documents(index_dir: Path) -> dict[str, Document]:
+    """The current version's documents alone (checked against the manifest), for a corpus
+    scan that reuses unchanged files without loading vectors."""
+    folder = current_version(index_dir)
+    manifest = _read_manifest(folder)
+    _verify_file(folder / "documents.json", manifest.files.get("documents.json"))
+    try:
+        return _load_documents(folder / "documents.json")
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise IndexCorruptError(
+            f"the index in {index_dir} is damaged ({exc}): " + REBUILD_HINT
+        ) from exc
+
+
 def read_manifest(index_dir: Path) -> Manifest:
     return _read_manifest(current_version(index_dir))
 
@@ -383,6 +401,11 @@ def _load_documents(path: Path) -> dict[str, Document]:
             text=r["text"],
             content_hash=r["content_hash"],
             metadata=r["metadata"],
+            # Indexes from before other formats existed hold text documents only.
+            format=r.get("format", "text"),
+            source_hash=r.get("source_hash", ""),
+            pages=tuple(PageRange(int(n), int(a), int(b)) for n, a, b in r.get("pages", ())),
+            sections=tuple(Section(int(a), int(lv), str(t)) for a, lv, t in r.get("sections", ())),
         )
         for r in rows
     }

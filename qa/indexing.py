@@ -13,6 +13,7 @@ import numpy as np
 from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_text
 from qa.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
 from qa.errors import IndexNotFoundError
+from qa.formats import EXTRACTION_VERSION
 from qa.index import Expectation, Index, IndexSettings, write_lock
 from qa.lexical import TOKENIZER_VERSION
 from qa.sentences import SentenceTable, chunk_sentence_spans
@@ -44,6 +45,7 @@ def chunking_identity(settings: ChunkSettings) -> dict[str, Any]:
         "overlap_tokens": settings.overlap_tokens,
         "splitter_version": SPLITTER_VERSION,
         "lexical_tokenizer": TOKENIZER_VERSION,
+        "extraction_version": EXTRACTION_VERSION,
     }
 
 

@@ -180,7 +180,13 @@ class Retriever:
             )
             out.append(
                 Passage(
-                    rank=rank, chunk=chunk, title=doc.title, metadata=doc.metadata, scores=scores
+                    rank=rank,
+                    chunk=chunk,
+                    title=doc.title,
+                    metadata=doc.metadata,
+                    scores=scores,
+                    page=doc.page_at(chunk.start),
+                    section=doc.section_at(chunk.start),
                 )
             )
         return out

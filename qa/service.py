@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -112,6 +112,11 @@ class QAService:
         answer = choose_answer(
             query.text, found, similarities, passages, settings=self.answer_settings
         )
+        if answer is not None:
+            doc = retriever.index.documents[answer.doc_id]
+            answer = replace(
+                answer, page=doc.page_at(answer.start), section=doc.section_at(answer.start)
+            )
         return AskResult(
             question=query.text, answer=answer, passages=passages, answerable=answer is not None
         )

@@ -2,20 +2,59 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 
 @dataclass(frozen=True)
+class PageRange:
+    """Where one page of a paged document lies in its text: [start, end), page 1-based."""
+
+    page: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading: its text starts at `start` in the document text; `level` 1 is the top."""
+
+    start: int
+    level: int
+    title: str
+
+
+@dataclass(frozen=True)
 class Document:
-    """One source document. `text` is what every citation offset indexes into."""
+    """One source document. `text` is what every citation offset indexes into.
+
+    `format` names what the text was extracted from ("markdown", "text", "pdf", "html",
+    "docx"); `pages` and `sections` are its layout, in offsets of `text`; `source_hash` is
+    the SHA-256 of the original file's bytes, so an unchanged file is not read again.
+    """
 
     doc_id: str
     title: str
     text: str
     content_hash: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    format: str = "text"
+    pages: tuple[PageRange, ...] = ()
+    sections: tuple[Section, ...] = ()
+    source_hash: str = ""
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that `offset` lies on (a page break counts to the page
+        before it); None for a document without pages."""
+        i = bisect_right(self.pages, offset, key=lambda p: p.start)
+        return self.pages[max(i - 1, 0)].page if self.pages else None
+
+    def section_at(self, offset: int) -> str | None:
+        """The heading that `offset` sits under: the last one starting at or before it."""
+        i = bisect_right(self.sections, offset, key=lambda s: s.start)
+        return self.sections[i - 1].title if i else None
 
 
 @dataclass(frozen=True)
@@ -54,6 +93,8 @@ class Passage:
     title: str
     metadata: Mapping[str, Any]
     scores: Scores
+    page: int | None = None  # 1-based page where the passage starts; None without pages
+    section: str | None = None  # the heading the passage sits under
 
     @property
     def score(self) -> float:
@@ -69,6 +110,8 @@ class Answer:
     start: int
     end: int
     confidence: float
+    page: int | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True)

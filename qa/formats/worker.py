@@ -1,0 +1,112 @@
+"""Extraction of untrusted files in a child process, bounded in time and memory.
+
+A hostile PDF or zip can make a parser spin or allocate without end; in a child the
+parent can stop it. One child is started on first use and reused for every file (its
+start-up, a fresh interpreter, costs about as much as reading a few PDFs: see
+benchmarks/bench_extract.py); a file that runs past the time limit, or crashes the
+child, costs that child, and the next file starts a new one. The child is spawned, not
+forked, so a parent holding model threads is never copied mid-lock.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from multiprocessing.connection import Connection
+from typing import Any
+
+from qa.formats import TEXT_FORMATS, Extracted, Limits, extract, format_of
+
+START_TIMEOUT_S = 60.0
+DEFAULT_MEMORY_BYTES = 2 << 30
+
+
+def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
+    """The child's loop: (bytes, doc_id) in, ("ok", Extracted) or ("error", reason) out."""
+    if memory_bytes:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    conn.send(("ready", None))
+    while True:
+        try:
+            data, doc_id = conn.recv()
+        except EOFError:
+            return
+        conn.send(_answer(data, doc_id, limits))
+
+
+def _answer(data: bytes, doc_id: str, limits: Limits) -> tuple[str, Any]:
+    try:
+        return "ok", extract(data, doc_id, limits=limits)
+    except ValueError as exc:
+        return "error", str(exc)
+    except MemoryError:
+        return "error", "reading it needs more memory than the limit allows"
+    except Exception as exc:  # a parser bug on a hostile file must not end the scan
+        return "error", f"it could not be read ({type(exc).__name__}: {exc})"
+
+
+class ExtractionWorker:
+    """`extract` for one file at a time, text formats in process, the rest in a child."""
+
+    def __init__(self, *, limits: Limits | None = None, memory_bytes: int | None = None) -> None:
+        self.limits = limits or Limits()
+        self.memory_bytes = DEFAULT_MEMORY_BYTES if memory_bytes is None else memory_bytes
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self.started = 0  # children started, for the benchmark and tests
+
+    def __enter__(self) -> ExtractionWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def extract(self, data: bytes, doc_id: str) -> Extracted:
+        """Raises ValueError with the reason when the file cannot be read in bounds."""
+        fmt = format_of(doc_id)
+        if fmt is None or fmt in TEXT_FORMATS or len(data) > self.limits.max_file_bytes:
+            return extract(data, doc_id, limits=self.limits)
+        conn = self._connection()
+        conn.send((data, doc_id))
+        if not conn.poll(self.limits.timeout_s):
+            self.close()
+            raise ValueError(
+                f"reading it took longer than {self.limits.timeout_s:g} s (QA_EXTRACT_TIMEOUT_S)"
+            )
+        try:
+            status, value = conn.recv()
+        except (EOFError, OSError):
+            self.close()
+            raise ValueError("reading it crashed the reader (a damaged or hostile file?)") from None
+        if status != "ok":
+            raise ValueError(str(value))
+        result: Extracted = value
+        return result
+
+    def _connection(self) -> Connection:
+        if self._conn is not None and self._process is not None and self._process.is_alive():
+            return self._conn
+        self.close()
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child, self.limits, self.memory_bytes), daemon=True
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        self.started += 1
+        if not parent.poll(START_TIMEOUT_S) or parent.recv()[0] != "ready":
+            self.close()
+            raise ValueError("the file reader process did not start")
+        return parent
+
+    def close(self) -> None:
+        """Stop the child, at once: it may be stuck in a parser."""
+        if self._conn is not None:
+            self._conn.close()
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(5)
+        self._process, self._conn = None, None
