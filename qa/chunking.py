@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qa.types import Chunk, Span
+from qa.types import Chunk, Document, Span
 
 #: Counts tokens for each string in a batch (without special tokens).
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -165,3 +165,19 @@ def chunk_text(
         )
         for a, b in _pack(text, units, settings.max_tokens, settings.overlap_tokens, count)
     ]
+
+
+def chunk_document(
+    doc: Document, *, count: TokenCounter, settings: ChunkSettings = ChunkSettings()
+) -> list[Chunk]:
+    """Chunks of a document. A paged document is chunked page by page, so every passage
+    lies on one page: its citation names one page, and one page image shows it whole."""
+    if not doc.pages:
+        return chunk_text(doc.doc_id, doc.text, count=count, settings=settings)
+    chunks: list[Chunk] = []
+    for page in doc.pages:
+        for c in chunk_text(
+            doc.doc_id, doc.text[page.start : page.end], count=count, settings=settings
+        ):
+            chunks.append(Chunk(doc.doc_id, c.start + page.start, c.end + page.start, c.text))
+    return chunks

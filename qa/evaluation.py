@@ -19,16 +19,19 @@ Loaders (every malformed input raises ValueError saying where and what)
     ignored).
     `load_jsonl(path) -> questions`: one JSON object per line, either
     `{"question": ..., "answers": [...]}` or `{"question": ..., "unanswerable":
-    true}`, with optional `"id"` (default `"line-N"`) and `"tags"` (list of
-    strings). Blank lines are skipped; unknown keys are errors (they are
-    usually typos).
+    true}`, with optional `"id"` (default `"line-N"`), `"tags"` (list of
+    strings), `"doc_id"` (the document that holds the answer: its id, or its
+    file name, which matches the same file in any folder of a corpus) and
+    `"page"` (the 1-based page of that document the answer is on). Blank
+    lines are skipped; unknown keys are errors (they are usually typos).
     `load_dataset(path) -> (documents or None, questions)`: SQuAD when the file
     is one JSON object with "data" and "version" keys, JSONL otherwise.
 
 Relevance
     A chunk is a hit for a question with gold spans when it lies in a gold
     span's document, overlaps that span, and its text contains a gold answer;
-    without gold spans (JSONL) when its text contains a gold answer. "Contains"
+    without gold spans (JSONL) when its text contains a gold answer (and, for
+    a question naming its `doc_id`, the chunk is in that document). "Contains"
     compares case-folded text with runs of whitespace collapsed
     (`normalize_text`). Unanswerable questions have no hits.
 
@@ -56,7 +59,9 @@ Report
     `summarize(records) -> EvalReport`: hit@1/3/5/10, MRR@10 and nDCG@10 averaged
     over answerable questions; answer accuracy (answerable questions whose
     answer contains a gold answer, an abstention counting as wrong);
-    abstention precision and recall; latency p50 and p95 in milliseconds over
+    abstention precision and recall; page accuracy (over questions with a gold
+    `page` whose passages hold a hit: the share where the first hit's page is
+    the gold page; None without such questions); latency p50 and p95 in milliseconds over
     all questions; counts. A metric without questions to average is None.
     `format_table({"dense": report, ...})`: a plain-text table, one column per
     method, numbers to 3 decimals, "n/a" for None.
@@ -79,7 +84,7 @@ from qa.types import AskResult, Chunk, Document, Passage
 
 SQUAD_SOURCE = "SQuAD 2.0 dev"
 _PARAGRAPH_SEPARATOR = "\n\n"
-_JSONL_KEYS = frozenset({"id", "question", "answers", "unanswerable", "tags"})
+_JSONL_KEYS = frozenset({"id", "question", "answers", "unanswerable", "tags", "doc_id", "page"})
 
 
 # ---------------------------------------------------------------- question sets
@@ -104,6 +109,8 @@ class EvalQuestion:
     gold: tuple[GoldSpan, ...] = ()
     qid: str = ""
     tags: tuple[str, ...] = ()
+    doc_id: str = ""  # the answer's document (id or file name), when the set names it
+    page: int | None = None  # the answer's 1-based page in that document
 
     def __post_init__(self) -> None:
         if not self.question.strip():
@@ -238,13 +245,25 @@ def _parse_jsonl_line(line: str, *, number: int) -> EvalQuestion:
     if not isinstance(qid, str) or not qid.strip():
         raise ValueError("'id' must be a non-empty string")
     tags = _string_list(record.get("tags", []), key="tags")
+    doc_id, page = _gold_place(record)
     return EvalQuestion(
+        doc_id=doc_id,
+        page=page,
         question=question,
         answers=tuple(answers),
         unanswerable=unanswerable,
         qid=qid,
         tags=tuple(tags),
     )
+
+
+def _gold_place(record: Mapping[str, Any]) -> tuple[str, int | None]:
+    doc_id, page = record.get("doc_id", ""), record.get("page")
+    if not isinstance(doc_id, str):
+        raise ValueError("'doc_id' must be a string")
+    if page is not None and (type(page) is not int or page < 1 or not doc_id):
+        raise ValueError("'page' must be a page number >= 1, given with 'doc_id'")
+    return doc_id, page
 
 
 def _string_list(value: Any, *, key: str) -> list[str]:
@@ -282,6 +301,10 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
 def is_hit(chunk: Chunk, question: EvalQuestion) -> bool:
     """Whether a retrieved chunk answers the question (see the module docstring)."""
     if not contains_answer(chunk.text, question.answers):
+        return False
+    if question.doc_id and not (
+        chunk.doc_id == question.doc_id or chunk.doc_id.endswith("/" + question.doc_id)
+    ):
         return False
     if not question.gold:
         return True
@@ -381,6 +404,14 @@ class EvalRecord:
     answer: str | None
     abstained: bool
     latency_s: float
+    pages: tuple[int | None, ...] = ()  # each returned passage's page
+
+    def page_right(self) -> bool | None:
+        """Whether the first hit is on the gold page; None without a gold page or a hit."""
+        if self.question.page is None or True not in self.relevances:
+            return None
+        first = self.relevances.index(True)
+        return first < len(self.pages) and self.pages[first] == self.question.page
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.latency_s) and self.latency_s >= 0):
@@ -400,6 +431,7 @@ def record_from_result(
         answer=None if result.answer is None else result.answer.text,
         abstained=abstained,
         latency_s=latency_s,
+        pages=tuple(p.page for p in result.passages),
     )
 
 
@@ -436,6 +468,7 @@ class EvalReport:
     questions: int
     answerable: int
     unanswerable: int
+    page_accuracy: float | None = None
 
     def to_dict(self) -> dict[str, float | int | None]:
         """The metrics by field name (JSON-ready)."""
@@ -473,6 +506,9 @@ def summarize(records: Sequence[EvalRecord]) -> EvalReport:
         questions=len(records),
         answerable=len(answerable),
         unanswerable=len(records) - len(answerable),
+        page_accuracy=_mean(
+            [float(right) for r in records if (right := r.page_right()) is not None]
+        ),
     )
 
 
@@ -484,6 +520,7 @@ _TABLE_ROWS = (
     ("MRR@10", "mrr_at_10"),
     ("nDCG@10", "ndcg_at_10"),
     ("answer accuracy", "answer_accuracy"),
+    ("page accuracy", "page_accuracy"),
     ("abstention precision", "abstention_precision"),
     ("abstention recall", "abstention_recall"),
     ("latency p50 (ms)", "latency_p50_ms"),
@@ -514,6 +551,8 @@ def format_table(reports: Mapping[str, EvalReport]) -> str:
         raise ValueError("no reports to format")
     rows = [["metric", *reports]]
     for label, name in _TABLE_ROWS:
+        if name == "page_accuracy" and all(r.page_accuracy is None for r in reports.values()):
+            continue  # only sets that carry pages have the row
         rows.append([label, *(_cell(getattr(report, name)) for report in reports.values())])
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [_format_row(row, widths) for row in rows]

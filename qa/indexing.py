@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_text
+from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_document
 from qa.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
 from qa.errors import IndexNotFoundError
 from qa.formats import EXTRACTION_VERSION
@@ -77,8 +77,7 @@ def build_index(
 
     fresh = [d for d in ordered if _changed(d, old_docs)]
     new_chunks = {
-        d.doc_id: chunk_text(d.doc_id, d.text, count=embedder.count_tokens, settings=settings)
-        for d in fresh
+        d.doc_id: chunk_document(d, count=embedder.count_tokens, settings=settings) for d in fresh
     }
     flat = [c for d in fresh for c in new_chunks[d.doc_id]]
     spans = chunk_sentence_spans(flat)

@@ -118,3 +118,22 @@ def test_real_tokenizer_limits_hold_on_the_corpus(embedder) -> None:  # type: ig
         assert chunks
         assert max(embedder.count_tokens([c.text for c in chunks])) <= 60
         assert all(doc.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_a_paged_document_is_chunked_page_by_page() -> None:
+    from qa.chunking import chunk_document
+    from qa.types import Document, PageRange
+
+    pages = ["One two three. Four five six.", "Seven eight nine. Ten eleven."]
+    text = "\n\n".join(pages)
+    doc = Document(
+        doc_id="r.pdf",
+        title="r",
+        text=text,
+        content_hash="h",
+        pages=(PageRange(1, 0, len(pages[0])), PageRange(2, len(pages[0]) + 2, len(text))),
+    )
+    chunks = chunk_document(doc, count=word_counter, settings=ChunkSettings(50, 10))
+    assert [doc.page_at(c.start) for c in chunks] == [1, 2]
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+    assert all(any(p.start <= c.start and c.end <= p.end for p in doc.pages) for c in chunks)

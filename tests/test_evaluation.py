@@ -334,6 +334,7 @@ def test_summarize_nothing_gives_none() -> None:
         "questions": 0,
         "answerable": 0,
         "unanswerable": 0,
+        "page_accuracy": None,
     }
 
 
@@ -368,7 +369,7 @@ def test_record_from_result() -> None:
         _ask_result(Answer("Paris", "d.md", 10, 15, 0.9), answerable=True),
         latency_s=0.5,
     )
-    assert answered == EvalRecord(question, (False, True), "Paris", False, 0.5)
+    assert answered == EvalRecord(question, (False, True), "Paris", False, 0.5, (None, None))
     no_answer = record_from_result(question, _ask_result(None, answerable=False), latency_s=0.1)
     assert no_answer.abstained and no_answer.answer is None
     # An answer flagged as not answerable is an abstention too.
@@ -719,3 +720,26 @@ def test_seed_questions_are_honest() -> None:
     tags = [tag for question in questions for tag in question.tags]
     assert tags.count("paraphrase") >= 10
     assert tags.count("off-topic") >= 1 and tags.count("near-topic") >= 1
+
+
+def test_page_accuracy_counts_the_first_hit_on_the_gold_page() -> None:
+    from qa.evaluation import _parse_jsonl
+
+    lines = [
+        '{"id": "a", "question": "q?", "answers": ["x"], "doc_id": "r.pdf", "page": 2}',
+        '{"id": "b", "question": "q?", "answers": ["x"], "doc_id": "r.pdf", "page": 3}',
+        '{"id": "c", "question": "q?", "answers": ["x"], "doc_id": "r.pdf", "page": 1}',
+        '{"id": "d", "question": "q?", "answers": ["x"]}',
+    ]
+    a, b, c, d = _parse_jsonl("\n".join(lines), source="set")
+    assert (a.doc_id, a.page, d.doc_id, d.page) == ("r.pdf", 2, "", None)
+    assert is_hit(Chunk("pdf/r.pdf", 0, 1, "x"), a) and not is_hit(Chunk("pdf/s.pdf", 0, 1, "x"), a)
+    records = [
+        EvalRecord(a, (False, True), "x", False, 0.1, pages=(1, 2)),  # first hit on page 2: right
+        EvalRecord(b, (True, True), "x", False, 0.1, pages=(2, 3)),  # first hit on page 2: wrong
+        EvalRecord(c, (False, False), None, True, 0.1, pages=(1, 1)),  # no hit: not counted
+        EvalRecord(d, (True,), "x", False, 0.1, pages=(None,)),  # no gold page: not counted
+    ]
+    assert summarize(records).page_accuracy == 0.5
+    with pytest.raises(ValueError, match="'page' must be a page number >= 1, given with 'doc_id'"):
+        _parse_jsonl('{"question": "q?", "answers": ["x"], "page": 2}', source="set")
