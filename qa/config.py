@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
     max_upload_bytes: int = Field(default=10 << 20, ge=1024, le=1 << 31)
+    # Document files (qa/formats/): `qa index` skips a larger or slower file with its reason.
+    max_file_bytes: int = Field(default=50 << 20, ge=1024, le=1 << 32)
+    extract_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
 
     @model_validator(mode="after")
     def _reads_need_a_key(self) -> Settings:

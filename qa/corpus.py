@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from qa.config import Settings
 from qa.errors import CorpusError
 from qa.formats import TEXT_FORMATS, Extracted, Limits, format_of, supported_suffixes
 from qa.formats.text import FRONT_MATTER as _FRONT_MATTER
@@ -42,6 +43,7 @@ __all__ = [
     "check_front_matter_shape",
     "content_hash",
     "document_from",
+    "extraction_limits",
     "make_document",
     "parse_document",
     "read_document",
@@ -130,6 +132,10 @@ def read_document(
     else:
         extracted = worker.extract(data, doc_id)
     return document_from(doc_id, extracted, data=data), False
+
+
+def extraction_limits(settings: Settings) -> Limits:
+    return Limits(max_file_bytes=settings.max_file_bytes, timeout_s=settings.extract_timeout_s)
 
 
 def _candidate_files(root: Path) -> Iterator[Path]:

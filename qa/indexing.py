@@ -12,9 +12,9 @@ import numpy as np
 
 from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_document
 from qa.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
-from qa.errors import IndexNotFoundError
+from qa.errors import IndexMismatchError, IndexNotFoundError
 from qa.formats import EXTRACTION_VERSION
-from qa.index import Expectation, Index, IndexSettings, write_lock
+from qa.index import Expectation, Index, IndexSettings, read_documents, read_manifest, write_lock
 from qa.lexical import TOKENIZER_VERSION
 from qa.sentences import SentenceTable, chunk_sentence_spans
 from qa.types import Chunk, Document
@@ -158,6 +158,20 @@ def load_previous(index_dir: Path, expect: Expectation, *, rebuild: bool) -> Ind
         return Index.load(index_dir, expect)
     except IndexNotFoundError:
         return None
+
+
+def reusable_documents(index_dir: Path, *, rebuild: bool) -> dict[str, Document]:
+    """The documents of the index being updated, for a corpus scan to reuse where a file's
+    bytes are unchanged; none when starting over or when they were extracted otherwise."""
+    if rebuild:
+        return {}
+    try:
+        manifest = read_manifest(index_dir)
+    except (IndexNotFoundError, IndexMismatchError):
+        return {}
+    if manifest.chunking.get("extraction_version") != EXTRACTION_VERSION:
+        return {}
+    return read_documents(index_dir)
 
 
 def update_index(

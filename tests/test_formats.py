@@ -227,3 +227,35 @@ def test_documents_keep_their_path_as_id(tmp_path: Path) -> None:
     scan = scan_corpus(tmp_path)
     (doc,) = scan.documents
     assert (doc.doc_id, doc.format, doc.title, len(doc.pages)) == ("reports/q3.pdf", "pdf", "q3", 2)
+
+
+@needs_realdocs
+def test_the_realdocs_question_set_points_at_text_on_the_stated_page() -> None:
+    import json
+
+    import pypdfium2 as pdfium
+
+    from qa.evaluation import load_jsonl, normalize_text
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "realdocs-questions.jsonl"
+    questions = load_jsonl(path)
+    assert len(questions) >= 30
+    assert {q.tags[0] for q in questions} == {"pdf", "html", "docx"}
+    texts: dict[str, list[str]] = {}
+    for q in questions:
+        (answer,) = q.answers
+        fmt = q.tags[0]
+        if q.doc_id not in texts:
+            data = (REALDOCS / fmt / q.doc_id).read_bytes()
+            doc = extract(data, q.doc_id)
+            texts[q.doc_id] = [normalize_text(doc.text)]
+            if fmt == "pdf":  # the text layer of each page, as pdfium gives it
+                pdf = pdfium.PdfDocument(data)
+                raws = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+                words = hyphenated_words("\n".join(raws))
+                texts[q.doc_id] += [normalize_text(normalize(r, hyphenated=words)) for r in raws]
+        whole, *pages = texts[q.doc_id]
+        assert whole.count(normalize_text(answer)) == 1, (q.qid, answer)
+        if fmt == "pdf":
+            on = [n for n, page in enumerate(pages, start=1) if normalize_text(answer) in page]
+            assert on == [q.page], (q.qid, json.dumps(answer), on)

@@ -118,3 +118,37 @@ def test_real_model_incremental_index_of_the_corpus(
     old_rows = before.rows_by_document()[kept]
     new_rows = after.rows_by_document()[kept]
     assert np.array_equal(before.vectors(old_rows), after.vectors(new_rows))
+
+
+def test_an_unchanged_pdf_is_neither_extracted_nor_embedded_again(
+    tmp_path: Path, small_chunks: ChunkSettings
+) -> None:
+    from qa.formats.worker import ExtractionWorker
+    from qa.indexing import reusable_documents
+    from tests.docmaker import make_pdf
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    (corpus / "reports").mkdir(parents=True)
+    (corpus / "reports" / "q3.pdf").write_bytes(make_pdf([["Revenue rose."], ["Costs fell."]]))
+    (corpus / "notes.md").write_text("# Notes\n\nPlain notes.", encoding="utf-8")
+    emb = FakeEmbedder()
+    first = update_index(
+        scan_corpus(corpus).documents, index_dir=index_dir, embedder=emb, settings=small_chunks
+    )
+    assert first.added == 2
+    stored = Index.load(index_dir).documents["reports/q3.pdf"]
+    assert [p.page for p in stored.pages] == [1, 2] and stored.format == "pdf"
+    emb.encoded.clear()
+    with ExtractionWorker() as worker:
+        scan = scan_corpus(
+            corpus, known=reusable_documents(index_dir, rebuild=False), worker=worker
+        )
+        assert (scan.reused, worker.started) == (2, 0)  # no child, so no PDF was opened
+    again = update_index(scan.documents, index_dir=index_dir, embedder=emb, settings=small_chunks)
+    assert (again.unchanged, emb.encoded) == (2, [])
+    assert reusable_documents(index_dir, rebuild=True) == {}
+    # A changed file is read again.
+    (corpus / "reports" / "q3.pdf").write_bytes(make_pdf([["Revenue fell."]]))
+    changed = scan_corpus(corpus, known=reusable_documents(index_dir, rebuild=False))
+    assert changed.reused == 1
+    assert next(d for d in changed.documents if d.format == "pdf").text == "Revenue fell."
