@@ -37,6 +37,16 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["p50_ms", "ratios", "levels"],
     ),
+    "bench_extract": (
+        [
+            "== Extraction, medians",
+            "qa/bare",
+            "== Extraction's share of qa index on the realdocs corpus",
+            "== Page image with a highlight, through the reader child",
+            "== qa index of one generated PDF, fresh process",
+        ],
+        ["extraction", "index_share", "render_ms", "big_pdf"],
+    ),
     "bench_scale": (
         [
             "== FAISS, k=10, d=384, one query at a time",

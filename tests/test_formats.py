@@ -259,3 +259,57 @@ def test_the_realdocs_question_set_points_at_text_on_the_stated_page() -> None:
         if fmt == "pdf":
             on = [n for n, page in enumerate(pages, start=1) if normalize_text(answer) in page]
             assert on == [q.page], (q.qid, json.dumps(answer), on)
+
+
+@needs_realdocs
+def test_a_page_image_highlights_exactly_the_cited_characters() -> None:
+    import io
+
+    from PIL import Image
+
+    data = (REALDOCS / "pdf" / "libtasn1.pdf").read_bytes()
+    doc = extract(data, "libtasn1.pdf")
+    page = doc.pages[1]
+    text = doc.text[page.start : page.end]
+    start = text.index("a library for")
+    end = text.index("manipulation") + len("manipulation")  # across the broken word
+    words = hyphenated_words(doc.text)
+    with ExtractionWorker() as worker:
+        png = worker.render(data, page=2, page_text=text, span=(start, end), hyphenated=words)
+        plain = worker.render(data, page=2, page_text=text, span=(0, 0), hyphenated=words)
+        with pytest.raises(ValueError, match="no page 37"):
+            worker.render(data, page=37, page_text=text, span=(0, 1), hyphenated=words)
+        with pytest.raises(ValueError, match="differs from the indexed text"):
+            worker.render(data, page=3, page_text=text, span=(0, 1), hyphenated=words)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert max(image.size) <= 1400 and image.size == Image.open(io.BytesIO(plain)).size
+    amber = [
+        (x, y)
+        for x in range(0, image.width, 4)
+        for y in range(0, image.height, 4)
+        if image.getpixel((x, y))[2] < 200 < image.getpixel((x, y))[0]
+    ]
+    assert len(amber) > 200
+    ys = [y for _, y in amber]
+    # Three lines of the page (the sentence and the rest of the broken word), none elsewhere.
+    assert max(ys) - min(ys) < image.height * 0.06
+    assert all(image.getpixel((x, y)) == (255, 255, 255) for x in (5, 600) for y in (5, 300))
+
+
+@needs_realdocs
+def test_highlight_boxes_cover_whole_lines_across_ligatures() -> None:
+    import pypdfium2 as pdfium
+
+    from qa.formats.pdf import _boxes, char_indices
+
+    data = (REALDOCS / "pdf" / "ch10-02-traits.pdf").read_bytes()
+    doc = extract(data, "traits.pdf")
+    page = doc.pages[-1]
+    text = doc.text[page.start : page.end]
+    start = text.index("would get an error")
+    end = text.index("define the method.") + len("define the method.")
+    textpage = pdfium.PdfDocument(data)[page.page - 1].get_textpage()
+    indices = char_indices(textpage.get_text_range(), text, hyphenated_words(doc.text))
+    (box,) = _boxes(textpage, indices[start:end])  # one line, one box
+    first, last = textpage.get_charbox(indices[start]), textpage.get_charbox(indices[end - 1])
+    assert box[0] == first[0] and box[2] == last[2]  # from "would" to the final full stop

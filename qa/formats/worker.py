@@ -11,6 +11,7 @@ forked, so a parent holding model threads is never copied mid-lock.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -21,7 +22,7 @@ DEFAULT_MEMORY_BYTES = 2 << 30
 
 
 def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
-    """The child's loop: (bytes, doc_id) in, ("ok", Extracted) or ("error", reason) out."""
+    """The child's loop: (job, arguments) in, ("ok", result) or ("error", reason) out."""
     if memory_bytes:
         import resource
 
@@ -29,15 +30,23 @@ def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
     conn.send(("ready", None))
     while True:
         try:
-            data, doc_id = conn.recv()
+            job, arguments = conn.recv()
         except EOFError:
             return
-        conn.send(_answer(data, doc_id, limits))
+        conn.send(_answer(job, arguments, limits))
 
 
-def _answer(data: bytes, doc_id: str, limits: Limits) -> tuple[str, Any]:
+def _run(job: str, arguments: dict[str, Any], limits: Limits) -> Any:
+    if job == "render":
+        from qa.formats.pdf import render_page
+
+        return render_page(**arguments)
+    return extract(arguments["data"], arguments["doc_id"], limits=limits)
+
+
+def _answer(job: str, arguments: dict[str, Any], limits: Limits) -> tuple[str, Any]:
     try:
-        return "ok", extract(data, doc_id, limits=limits)
+        return "ok", _run(job, arguments, limits)
     except ValueError as exc:
         return "error", str(exc)
     except MemoryError:
@@ -55,6 +64,8 @@ class ExtractionWorker:
         self._process: Any = None
         self._conn: Connection | None = None
         self.started = 0  # children started, for the benchmark and tests
+        # One file at a time through the one pipe, whichever thread asks (the server's).
+        self._lock = threading.RLock()
 
     def __enter__(self) -> ExtractionWorker:
         return self
@@ -67,22 +78,53 @@ class ExtractionWorker:
         fmt = format_of(doc_id)
         if fmt is None or fmt in TEXT_FORMATS or len(data) > self.limits.max_file_bytes:
             return extract(data, doc_id, limits=self.limits)
+        result: Extracted = self._call("extract", {"data": data, "doc_id": doc_id}, "reading it")
+        return result
+
+    def render(
+        self,
+        data: bytes,
+        *,
+        page: int,
+        page_text: str,
+        span: tuple[int, int],
+        hyphenated: frozenset[str],
+        timeout_s: float | None = None,
+    ) -> bytes:
+        """PNG of a PDF page with `span` highlighted (see qa.formats.pdf.render_page)."""
+        arguments = {
+            "data": data,
+            "page": page,
+            "page_text": page_text,
+            "span": span,
+            "hyphenated": hyphenated,
+        }
+        png: bytes = self._call("render", arguments, "rendering the page", timeout_s)
+        return png
+
+    def _call(
+        self, job: str, arguments: dict[str, Any], doing: str, timeout_s: float | None = None
+    ) -> Any:
+        with self._lock:
+            return self._call_locked(job, arguments, doing, timeout_s)
+
+    def _call_locked(
+        self, job: str, arguments: dict[str, Any], doing: str, timeout_s: float | None
+    ) -> Any:
+        limit = self.limits.timeout_s if timeout_s is None else timeout_s
         conn = self._connection()
-        conn.send((data, doc_id))
-        if not conn.poll(self.limits.timeout_s):
+        conn.send((job, arguments))
+        if not conn.poll(limit):
             self.close()
-            raise ValueError(
-                f"reading it took longer than {self.limits.timeout_s:g} s (QA_EXTRACT_TIMEOUT_S)"
-            )
+            raise ValueError(f"{doing} took longer than {limit:g} s (QA_EXTRACT_TIMEOUT_S)")
         try:
             status, value = conn.recv()
         except (EOFError, OSError):
             self.close()
-            raise ValueError("reading it crashed the reader (a damaged or hostile file?)") from None
+            raise ValueError(f"{doing} crashed the reader (a damaged or hostile file?)") from None
         if status != "ok":
             raise ValueError(str(value))
-        result: Extracted = value
-        return result
+        return value
 
     def _connection(self) -> Connection:
         if self._conn is not None and self._process is not None and self._process.is_alive():
@@ -104,6 +146,10 @@ class ExtractionWorker:
 
     def close(self) -> None:
         """Stop the child, at once: it may be stuck in a parser."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
         if self._conn is not None:
             self._conn.close()
         if self._process is not None:
