@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import functools
 import io
 import random
 import re
@@ -219,12 +220,10 @@ def render_times(files: list[Path], per_file: int) -> list[float]:
             for page in doc.pages[:per_file]:
                 text = doc.text[page.start : page.end]
                 span = (len(text) // 4, len(text) // 2)  # a passage's worth of lines
-                seconds, _ = C.timed(
-                    lambda: worker.render(  # noqa: B023
-                        data, page=page.page, page_text=text, span=span, hyphenated=words
-                    )
+                call = functools.partial(
+                    worker.render, data, page=page.page, page_text=text, span=span, hyphenated=words
                 )
-                times.append(seconds)
+                times.append(C.timed(call)[0])
     return times[1:]  # the first includes the child's start-up
 
 
