@@ -66,6 +66,13 @@ class CorpusScan:
     skipped: dict[str, str] = field(default_factory=dict)
     reused: int = 0  # unchanged files whose stored document was kept without reading
 
+    def skipped_summary(self) -> str:
+        """One line listing every file not read and why, for the end of `qa index`."""
+        if not self.skipped:
+            return ""
+        files = "; ".join(f"{doc_id} ({reason})" for doc_id, reason in self.skipped.items())
+        return f"skipped {len(self.skipped)} file{'s' * (len(self.skipped) != 1)}: {files}"
+
 
 def content_hash(text: str, metadata: Mapping[str, Any], title: str) -> str:
     """Hash of everything the index stores for a document, so an edit anywhere counts."""
@@ -200,7 +207,14 @@ def _scan_one(
             _read_bytes(path, worker.limits), doc_id, worker=worker, known=known.get(doc_id)
         )
     except (ValueError, OSError) as exc:
-        scan.skipped[doc_id] = str(exc)
-        return
+        previous = known.get(doc_id)
+        if previous is None:
+            scan.skipped[doc_id] = str(exc)
+            return
+        # A file that read before and fails now (a time-out on a busy machine, a half-
+        # copied file) keeps its indexed version rather than vanish from the index.
+        scan.skipped[doc_id] = f"{exc}; the version indexed before is kept"
+        doc = previous
+        reused = True
     scan.documents.append(doc)
     scan.reused += reused

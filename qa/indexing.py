@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_document
+from qa.corpus import CorpusScan, scan_corpus
 from qa.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
 from qa.errors import IndexMismatchError, IndexNotFoundError
-from qa.formats import EXTRACTION_VERSION
+from qa.formats import EXTRACTION_VERSION, Limits
 from qa.index import Expectation, Index, IndexSettings, read_documents, read_manifest, write_lock
 from qa.lexical import TOKENIZER_VERSION
 from qa.sentences import SentenceTable, chunk_sentence_spans
@@ -199,3 +200,35 @@ def update_index(
         )
         index.save(index_dir)
     return stats
+
+
+def index_corpus(
+    corpus_dir: Path,
+    *,
+    index_dir: Path,
+    embedder: Embedder,
+    settings: ChunkSettings,
+    limits: Limits,
+    rebuild: bool = False,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+    index_settings: IndexSettings | None = None,
+) -> tuple[IndexStats, CorpusScan]:
+    """`qa index`: scan the corpus folder, reusing the stored document of every file whose
+    bytes did not change, then bring the index up to date. The scan's `skipped` says which
+    files were not read and why."""
+    # Read outside the write lock: a stored document is a function of its file's bytes, so
+    # one written meanwhile by another writer is as good as the one read here.
+    known = reusable_documents(index_dir, rebuild=rebuild)
+    scan = scan_corpus(corpus_dir, known=known, limits=limits)
+    stats = update_index(
+        scan.documents,
+        index_dir=index_dir,
+        embedder=embedder,
+        settings=settings,
+        rebuild=rebuild,
+        batch_size=batch_size,
+        progress=progress,
+        index_settings=index_settings,
+    )
+    return stats, scan

@@ -152,3 +152,55 @@ def test_an_unchanged_pdf_is_neither_extracted_nor_embedded_again(
     changed = scan_corpus(corpus, known=reusable_documents(index_dir, rebuild=False))
     assert changed.reused == 1
     assert next(d for d in changed.documents if d.format == "pdf").text == "Revenue fell."
+
+
+def test_index_corpus_skips_hostile_files_with_one_reason_each_and_indexes_the_rest(
+    tmp_path: Path, small_chunks: ChunkSettings
+) -> None:
+    from qa.formats import Limits
+    from qa.indexing import index_corpus
+    from tests.docmaker import make_encrypted_pdf, make_pdf, make_zip_bomb
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good = make_pdf([["Quarterly revenue rose."]])
+    (corpus / "good.pdf").write_bytes(good)
+    (corpus / "locked.pdf").write_bytes(make_encrypted_pdf())
+    (corpus / "scan.pdf").write_bytes(make_pdf([[]]))
+    (corpus / "cut.pdf").write_bytes(good[: len(good) // 2])
+    (corpus / "bomb.docx").write_bytes(make_zip_bomb(16 << 20))
+    (corpus / "notzip.docx").write_bytes(b"not a zip")
+    (corpus / "nav.html").write_bytes(b"<html><body><nav>Home | About</nav></body></html>")
+    (corpus / "huge.txt").write_bytes(b"x " * 40_000)
+    (corpus / "notes.md").write_text("Plain notes stay.", encoding="utf-8")
+    limits = Limits(max_file_bytes=64 << 10, max_inflated_bytes=8 << 20)
+    stats, scan = index_corpus(
+        corpus, index_dir=tmp_path / "index", embedder=FakeEmbedder(), settings=small_chunks,
+        limits=limits,
+    )  # fmt: skip
+    assert stats.documents == 2 and sorted(d.doc_id for d in scan.documents) == [
+        "good.pdf",
+        "notes.md",
+    ]
+    reasons = scan.skipped
+    assert "password-protected" in reasons["locked.pdf"]
+    assert "no text layer" in reasons["scan.pdf"]
+    assert "not a readable PDF" in reasons["cut.pdf"]
+    assert "zip bomb" in reasons["bomb.docx"]
+    assert "not a Word file" in reasons["notzip.docx"]
+    assert "no main text" in reasons["nav.html"]
+    assert "over the limit of 65,536 (QA_MAX_FILE_BYTES)" in reasons["huge.txt"]
+    assert len(scan.warnings) == 7 and all("\n" not in w for w in scan.warnings)
+    summary = scan.skipped_summary()
+    assert (
+        summary.startswith("skipped 7 files: ")
+        and "locked.pdf (it is password-protected" in summary
+    )
+    # Nothing already indexed is lost when its file goes bad later.
+    (corpus / "good.pdf").write_bytes(b"%PDF-1.7 damaged")
+    stats, scan = index_corpus(
+        corpus, index_dir=tmp_path / "index", embedder=FakeEmbedder(), settings=small_chunks,
+        limits=limits,
+    )  # fmt: skip
+    assert scan.skipped["good.pdf"].endswith("; the version indexed before is kept")
+    assert stats.documents == 2 and stats.unchanged == 2
