@@ -17,6 +17,7 @@ from qa.errors import IndexMismatchError, IndexNotFoundError
 from qa.formats import EXTRACTION_VERSION, Limits
 from qa.index import Expectation, Index, IndexSettings, read_documents, read_manifest, write_lock
 from qa.lexical import TOKENIZER_VERSION
+from qa.originals import OriginalStore
 from qa.sentences import SentenceTable, chunk_sentence_spans
 from qa.types import Chunk, Document
 
@@ -231,4 +232,7 @@ def index_corpus(
         progress=progress,
         index_settings=index_settings,
     )
+    store = OriginalStore(index_dir)
+    if store.root.is_dir():  # uploads of documents this build removed
+        store.prune_to_index()
     return stats, scan
