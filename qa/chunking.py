@@ -20,6 +20,8 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # Version of the splitting rules below; stored in the index manifest so a change
 # of rules asks for a rebuild instead of mixing two chunkings.
 SPLITTER_VERSION = 1
+# Formats whose documents are chunked section by section (see chunk_document).
+SECTIONED_FORMATS = frozenset({"html", "docx"})
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st gen col lt sgt capt maj cmdr adm gov sen rep jr sr vs etc "
@@ -170,14 +172,19 @@ def chunk_text(
 def chunk_document(
     doc: Document, *, count: TokenCounter, settings: ChunkSettings = ChunkSettings()
 ) -> list[Chunk]:
-    """Chunks of a document. A paged document is chunked page by page, so every passage
-    lies on one page: its citation names one page, and one page image shows it whole."""
-    if not doc.pages:
+    """Chunks of a document. A paged document is chunked page by page, and an HTML or Word
+    document section by section, so every passage lies on one page and under one heading:
+    its citation names them exactly, and one page image shows it whole. (Markdown and text
+    keep the chunking they always had.)"""
+    cuts = {p.start for p in doc.pages}
+    if doc.format in SECTIONED_FORMATS:
+        cuts.update(s.start for s in doc.sections)
+    cuts.discard(0)
+    if not cuts:
         return chunk_text(doc.doc_id, doc.text, count=count, settings=settings)
     chunks: list[Chunk] = []
-    for page in doc.pages:
-        for c in chunk_text(
-            doc.doc_id, doc.text[page.start : page.end], count=count, settings=settings
-        ):
-            chunks.append(Chunk(doc.doc_id, c.start + page.start, c.end + page.start, c.text))
+    bounds = [0, *sorted(cuts), len(doc.text)]
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        for c in chunk_text(doc.doc_id, doc.text[start:end], count=count, settings=settings):
+            chunks.append(Chunk(doc.doc_id, c.start + start, c.end + start, c.text))
     return chunks

@@ -137,3 +137,18 @@ def test_a_paged_document_is_chunked_page_by_page() -> None:
     assert [doc.page_at(c.start) for c in chunks] == [1, 2]
     assert all(text[c.start : c.end] == c.text for c in chunks)
     assert all(any(p.start <= c.start and c.end <= p.end for p in doc.pages) for c in chunks)
+
+
+def test_html_and_word_documents_are_chunked_section_by_section() -> None:
+    from qa.chunking import chunk_document
+    from qa.types import Document, Section
+
+    text = "Intro\n\nOne two three.\n\nNext\n\nFour five six."
+    sections = (Section(0, 1, "Intro"), Section(text.index("Next"), 2, "Next"))
+    for fmt, pieces in (("html", 2), ("markdown", 1)):
+        doc = Document("d", "d", text, "h", format=fmt, sections=sections)
+        chunks = chunk_document(doc, count=word_counter, settings=ChunkSettings(50, 10))
+        assert len(chunks) == pieces and all(text[c.start : c.end] == c.text for c in chunks)
+    assert [c.text for c in chunk_document(
+        Document("d", "d", text, "h", format="docx", sections=sections), count=word_counter
+    )] == ["Intro\n\nOne two three.", "Next\n\nFour five six."]  # fmt: skip
