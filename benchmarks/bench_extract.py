@@ -176,10 +176,9 @@ def html_rows() -> list[list[Any]]:
 
 
 def index_share(corpus: Path) -> dict[str, Any]:
-    from qa.config import Settings
+    from qa.config import Settings, chunk_settings
     from qa.corpus import scan_corpus
     from qa.indexing import update_index
-    from qa.service import chunk_settings
 
     settings = Settings()
     embedder = C.service_embedder(settings)

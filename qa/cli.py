@@ -71,11 +71,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
     from qa.config import chunk_settings, index_settings
-    from qa.corpus import scan_corpus
-    from qa.indexing import update_index
+    from qa.corpus import check_corpus_folder, extraction_limits
+    from qa.indexing import index_corpus
 
     settings = _settings(args)
-    scan = scan_corpus(settings.corpus_dir)  # logs each skipped file once, as a warning
+    check_corpus_folder(settings.corpus_dir)
     with ExitStack() as stack:  # shuts down the Ray we started, however indexing ends
         embedder: Embedder
         if args.ray is None:
@@ -91,17 +91,21 @@ def cmd_index(args: argparse.Namespace) -> int:
                     precision=settings.precision,
                 )
             )
-        stats = update_index(
-            scan.documents,
+        # The scan logs each skipped file once, as a warning, with its reason.
+        stats, scan = index_corpus(
+            settings.corpus_dir,
             index_dir=settings.index_dir,
             embedder=embedder,
             settings=chunk_settings(settings),
+            limits=extraction_limits(settings),
             rebuild=args.rebuild,
             batch_size=settings.batch_size,
             progress=None if args.quiet else _Progress("embedding"),
             index_settings=index_settings(settings),
         )
     print(stats.summary())
+    if scan.skipped:
+        print(scan.skipped_summary())
     return 0
 
 

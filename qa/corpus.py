@@ -40,6 +40,7 @@ __all__ = [
     "MAX_METADATA_DEPTH",
     "SUPPORTED_SUFFIXES",
     "CorpusScan",
+    "check_corpus_folder",
     "check_front_matter_shape",
     "content_hash",
     "document_from",
@@ -163,6 +164,14 @@ def _read_bytes(path: Path, limits: Limits) -> bytes:
     return path.read_bytes()
 
 
+def check_corpus_folder(root: Path) -> None:
+    """Raise CorpusError unless `root` is a folder (before a model is loaded for nothing)."""
+    if not root.exists():
+        raise CorpusError(f"corpus folder {root} does not exist: create it or set QA_CORPUS_DIR")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path {root} is not a folder")
+
+
 def scan_corpus(
     root: Path,
     *,
@@ -174,10 +183,7 @@ def scan_corpus(
 
     `known` (the documents of the index being updated) lets unchanged files be reused.
     """
-    if not root.exists():
-        raise CorpusError(f"corpus folder {root} does not exist: create it or set QA_CORPUS_DIR")
-    if not root.is_dir():
-        raise CorpusError(f"corpus path {root} is not a folder")
+    check_corpus_folder(root)
     scan = CorpusScan()
     reader = worker or ExtractionWorker(limits=limits or Limits())
     try:

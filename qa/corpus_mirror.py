@@ -67,13 +67,16 @@ class CorpusMirror:
             raise InvalidDocumentError(f"doc_id {doc_id!r} leads outside the corpus folder")
         return target
 
-    def stage(self, doc_id: str, file_text: str) -> Staged:
+    def stage(self, doc_id: str, file_bytes: bytes | str) -> Staged:
+        """Write the document's file beside its target, hidden, to be renamed on commit."""
+        if isinstance(file_bytes, str):
+            file_bytes = file_bytes.encode("utf-8")
         target = self._target(doc_id)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")  # hidden: skipped
             with tmp.open("wb") as fh:
-                fh.write(file_text.encode("utf-8"))
+                fh.write(file_bytes)
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:

@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
 
-from qa.corpus import _FRONT_MATTER, MAX_METADATA_DEPTH, SUPPORTED_SUFFIXES, parse_document
-from qa.errors import InvalidDocumentError
+from qa.corpus import (
+    _FRONT_MATTER,
+    MAX_METADATA_DEPTH,
+    SUPPORTED_SUFFIXES,
+    document_from,
+    parse_document,
+)
+from qa.errors import (
+    FileTooLargeError,
+    InvalidDocumentError,
+    UnreadableDocumentError,
+    UnsupportedMediaTypeError,
+)
+from qa.formats import FORMATS, TEXT_FORMATS, Extracted, format_of, supported_suffixes
 from qa.types import Document
 
 MAX_DOC_ID_CHARS = 200
@@ -37,8 +49,9 @@ DOC_ID_RULES = (
 )
 
 
-def doc_id_problem(doc_id: str) -> str | None:
-    """Why `doc_id` cannot name a document, or None when it can."""
+def doc_id_problem(doc_id: str, *, any_format: bool = False) -> str | None:
+    """Why `doc_id` cannot name a document, or None when it can. JSON documents are text
+    (.md, .txt); an uploaded file may also be of another format (`any_format`)."""
     if not doc_id:
         return "doc_id is empty: give a file name such as notes/meeting.md"
     if len(doc_id) > MAX_DOC_ID_CHARS:
@@ -54,7 +67,10 @@ def doc_id_problem(doc_id: str) -> str | None:
         problem = _segment_problem(segment)
         if problem:
             return problem
-    if PurePosixPath(doc_id).suffix.lower() not in SUPPORTED_SUFFIXES:
+    suffix = PurePosixPath(doc_id).suffix.lower()
+    if any_format and suffix in FORMATS:
+        return None
+    if suffix not in SUPPORTED_SUFFIXES:
         return "doc_id must end in .md or .txt, like the files `qa index` reads"
     return None
 
@@ -71,8 +87,8 @@ def _segment_problem(segment: str) -> str | None:
     return None
 
 
-def validate_doc_id(doc_id: str) -> str:
-    problem = doc_id_problem(doc_id)
+def validate_doc_id(doc_id: str, *, any_format: bool = False) -> str:
+    problem = doc_id_problem(doc_id, any_format=any_format)
     if problem:
         raise InvalidDocumentError(problem)
     return doc_id
@@ -97,10 +113,16 @@ def metadata_problem(value: Any, depth: int = 0) -> str | None:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A document and the exact file that `qa index` would read it back from."""
+    """A document and the exact file that `qa index` would read it back from: `file_text`
+    for text, the uploaded bytes (`original`, kept as the document's original) otherwise."""
 
     document: Document
     file_text: str
+    original: bytes | None = None
+
+    @property
+    def file_bytes(self) -> bytes:
+        return self.original if self.original is not None else self.file_text.encode("utf-8")
 
 
 def prepare_json(
@@ -152,3 +174,34 @@ def _parse(doc_id: str, raw: str) -> Document:
         return parse_document(doc_id, raw)
     except ValueError as exc:
         raise InvalidDocumentError(f"the document cannot be indexed: {exc}") from None
+
+
+def check_upload(doc_id: str, data: bytes, *, max_file_bytes: int) -> str:
+    """The format of an uploaded file, after checking its id and size (415, 413)."""
+    fmt = format_of(doc_id)
+    if fmt is None:
+        suffix = PurePosixPath(doc_id).suffix or "(none)"
+        raise UnsupportedMediaTypeError(
+            f"cannot read {suffix} files: upload one of {supported_suffixes()}"
+        )
+    validate_doc_id(doc_id, any_format=True)
+    if len(data) > max_file_bytes:
+        raise FileTooLargeError(
+            f"the file is {len(data):,} bytes, over the limit of {max_file_bytes:,} "
+            "(QA_MAX_FILE_BYTES)"
+        )
+    return fmt
+
+
+def prepare_file(
+    doc_id: str, data: bytes, *, max_file_bytes: int, extract: Callable[[bytes, str], Extracted]
+) -> Prepared:
+    """An uploaded file of any format: text as prepare_upload reads it; the others through
+    `extract` (the bounded reader), whose ValueError is the reason the file is refused."""
+    if check_upload(doc_id, data, max_file_bytes=max_file_bytes) in TEXT_FORMATS:
+        return prepare_upload(doc_id, data)
+    try:
+        document = document_from(doc_id, extract(data, doc_id), data=data)
+    except ValueError as exc:
+        raise UnreadableDocumentError(f"the file cannot be indexed: {exc}") from None
+    return Prepared(document, "", original=data)

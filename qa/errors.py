@@ -142,3 +142,40 @@ class WritesDisabledError(QAError):
     """No API key is configured, so nothing may change the index over HTTP."""
 
     code = "writes_disabled"
+
+
+class UnreadableDocumentError(InvalidDocumentError):
+    """An uploaded file of a supported format cannot be read (damaged, protected, scanned,
+    a zip bomb, no main text, too slow to extract)."""
+
+    code = "unreadable_document"
+
+
+class FileTooLargeError(InvalidDocumentError):
+    """An uploaded file is over QA_MAX_FILE_BYTES."""
+
+    code = "file_too_large"
+
+
+class PageNotFoundError(DocumentNotFoundError):
+    """A page image was asked of a page the document does not have (or it has no pages)."""
+
+    code = "page_not_found"
+
+
+class InvalidSpanError(QAError):
+    """A span to highlight does not lie in the document."""
+
+    code = "invalid_span"
+
+
+class OriginalMissingError(DocumentNotFoundError):
+    """The file a document was indexed from is gone or has changed since."""
+
+    code = "original_missing"
+
+
+class RenderError(QAError):
+    """A page image could not be made in bounds (time, a damaged file)."""
+
+    code = "render_failed"

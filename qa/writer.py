@@ -38,6 +38,7 @@ from qa.doc_rules import Prepared
 from qa.errors import CorpusSyncError, DocumentNotFoundError
 from qa.index import Index, read_manifest, same_version, write_lock
 from qa.indexing import build_index, expectation
+from qa.originals import OriginalStore
 from qa.service import QAService
 from qa.types import Document
 
@@ -93,7 +94,7 @@ class Ingestor:
         with self._lock, _index_lock(self.index_dir):  # ...other processes get a 409
             base = self._base()
             old = base.documents.get(doc.doc_id)
-            staged = self.mirror.stage(doc.doc_id, prepared.file_text) if self.mirror else None
+            staged = self.mirror.stage(doc.doc_id, prepared.file_bytes) if self.mirror else None
             try:
                 if old is not None and old.content_hash == doc.content_hash:
                     status: Literal["created", "replaced", "unchanged"] = "unchanged"
@@ -101,7 +102,9 @@ class Ingestor:
                 else:
                     status = "created" if old is None else "replaced"
                     new = self._build([*_others(base, doc.doc_id), doc], base)
+                    self._keep_original(prepared.original)
                     self._save(new)
+                    self._prune_originals(new)
             except BaseException:
                 if staged:
                     staged.discard()
@@ -122,6 +125,7 @@ class Ingestor:
             target = self.mirror.check_writable(doc_id) if self.mirror else None
             new = self._build(_others(base, doc_id), base)
             self._save(new)
+            self._prune_originals(new)
             self.service.swap_index(new)
             if target is not None:
                 self._remove(target)
@@ -153,6 +157,21 @@ class Ingestor:
         except OSError as exc:
             log.exception("saving the index in %s failed", self.index_dir)
             raise storage_error(exc, f"the index in {self.index_dir}") from exc
+
+    def _keep_original(self, original: bytes | None) -> None:
+        """An uploaded file is kept beside the index before the index names it."""
+        if original is None:
+            return
+        try:
+            OriginalStore(self.index_dir).put(original)
+        except OSError as exc:
+            raise storage_error(exc, f"the index folder {self.index_dir}") from exc
+
+    def _prune_originals(self, index: Index) -> None:
+        try:  # under the write lock: no other writer is between its put and its save
+            OriginalStore(self.index_dir).prune({d.source_hash for d in index.documents.values()})
+        except OSError:
+            log.warning("could not prune the kept originals in %s", self.index_dir)
 
     @staticmethod
     def _remove(target: Path) -> None:

@@ -34,6 +34,9 @@ STATUS: dict[type[errors.QAError], int] = {
     errors.CorpusSyncError: 503,
     errors.DocIdClashError: 409,
     errors.UnsupportedMediaTypeError: 415,
+    errors.FileTooLargeError: 413,
+    errors.InvalidSpanError: 400,
+    errors.RenderError: 503,
     errors.UnauthorizedError: 401,
     errors.WritesDisabledError: 403,
 }

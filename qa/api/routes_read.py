@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from qa import __version__
+from qa.api.routes_files import add_file_routes
 from qa.api.schemas import (
     READ_ERRORS,
     AskRequest,
@@ -18,6 +19,7 @@ from qa.api.schemas import (
     DocumentOut,
     HealthOut,
     ask_response,
+    document_out,
     summary_out,
 )
 from qa.api.state import get_service
@@ -61,14 +63,17 @@ def read_router(settings: Settings) -> APIRouter:
     async def documents(request: Request) -> DocumentList:
         return DocumentList(documents=[summary_out(d) for d in get_service(request).documents()])
 
+    # Before /documents/{doc_id:path}, which would take these paths whole. No document id
+    # ends in /original or .png (ids end in a format's extension).
+    add_file_routes(router, settings)
+
     @router.get(
         "/documents/{doc_id:path}",
         response_model=DocumentOut,
         summary="One document with the full text that citations index into",
     )
     async def document(doc_id: str, request: Request) -> DocumentOut:
-        d = get_service(request).document(doc_id)
-        return DocumentOut(doc_id=d.doc_id, title=d.title, metadata=dict(d.metadata), text=d.text)
+        return document_out(get_service(request).document(doc_id))
 
     @router.get(
         "/health",

@@ -29,8 +29,10 @@ from qa.api.schemas import (
 )
 from qa.api.state import get_service
 from qa.config import Settings
-from qa.doc_rules import MAX_DOC_ID_CHARS, Prepared, prepare_json, prepare_upload
+from qa.corpus import extraction_limits
+from qa.doc_rules import MAX_DOC_ID_CHARS, Prepared, prepare_file, prepare_json
 from qa.errors import BadRequestError, InvalidDocumentError, UnsupportedMediaTypeError
+from qa.formats.worker import ExtractionWorker
 from qa.security import authorize_write
 from qa.writer import Ingestor
 
@@ -68,6 +70,9 @@ def write_router(settings: Settings) -> APIRouter:
     """POST and DELETE /documents, behind the API key."""
     key = settings.api_key or None  # an empty QA_API_KEY means none, never "any key"
     writers = _Writers(settings)
+    # Uploaded PDF, HTML and Word files are read in a child process, bounded in time and
+    # memory, so a hostile file cannot hang or crash the server.
+    reader = ExtractionWorker(limits=extraction_limits(settings))
 
     def writer(request: Request, credentials: Annotated[Any, Depends(_BEARER)]) -> None:
         # The raw header, not `credentials`: a malformed one must get a 401 that says so.
@@ -84,7 +89,7 @@ def write_router(settings: Settings) -> APIRouter:
         openapi_extra={"requestBody": _request_body()},
     )
     async def add_document(request: Request) -> JSONResponse:
-        prepared = await _read_document(request)
+        prepared = await _read_document(request, settings, reader)
         result = await writers.run(request, lambda ing: ing.add(prepared))
         body = IngestOut(**dataclasses.asdict(result))
         return JSONResponse(
@@ -115,12 +120,24 @@ def _request_body() -> dict[str, Any]:
     }
 
 
-async def _read_document(request: Request) -> Prepared:
-    """The document in the body, parsed and checked; YAML work runs on a worker thread."""
+async def _read_document(
+    request: Request, settings: Settings, reader: ExtractionWorker
+) -> Prepared:
+    """The document in the body, parsed and checked; YAML and file reading run on a worker
+    thread."""
     content_type = request.headers.get("content-type") or "application/json"
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "multipart/form-data":
-        return await _from_upload(request)
+        doc_id, data = await _from_upload(request)
+        return await anyio.to_thread.run_sync(
+            partial(
+                prepare_file,
+                doc_id,
+                data,
+                max_file_bytes=settings.max_file_bytes,
+                extract=reader.extract,
+            )
+        )
     if media == "application/json" or media.endswith("+json"):
         payload = _from_json(await request.body())
         return await anyio.to_thread.run_sync(
@@ -154,7 +171,7 @@ def _from_json(body: bytes) -> DocumentIn:
         ) from None
 
 
-async def _from_upload(request: Request) -> Prepared:
+async def _from_upload(request: Request) -> tuple[str, bytes]:
     async with request.form(max_files=1, max_fields=1, max_part_size=MAX_DOC_ID_CHARS * 4) as form:
         unknown = sorted(set(form.keys()) - {"file", "doc_id"})
         if unknown:
@@ -165,7 +182,8 @@ async def _from_upload(request: Request) -> Prepared:
         given = form.get("doc_id")
         if not isinstance(upload, UploadFile):
             raise InvalidDocumentError(
-                "file: attach the document as a file part named 'file' (a .md or .txt file)"
+                "file: attach the document as a file part named 'file' "
+                "(.md, .txt, .pdf, .html, .htm or .docx)"
             )
         if given is not None and not isinstance(given, str):
             raise InvalidDocumentError("doc_id: send it as a text field, not a file")
@@ -173,4 +191,4 @@ async def _from_upload(request: Request) -> Prepared:
         if not doc_id:
             raise InvalidDocumentError("doc_id: give a doc_id field or a file name")
         data = await upload.read()
-    return await anyio.to_thread.run_sync(prepare_upload, doc_id, data)
+    return doc_id, data

@@ -81,6 +81,10 @@ class PassageOut(BaseModel):
     end: int
     metadata: dict[str, Any]
     scores: ScoresOut
+    page: int | None = Field(
+        description="The 1-based page where the passage starts (PDF); null without pages."
+    )
+    section: str | None = Field(description="The heading the passage sits under, or null.")
 
 
 class AnswerOut(BaseModel):
@@ -89,6 +93,8 @@ class AnswerOut(BaseModel):
     start: int
     end: int
     confidence: float
+    page: int | None = Field(description="The 1-based page where the answer starts, or null.")
+    section: str | None = Field(description="The heading the answer sits under, or null.")
 
 
 class AskResponse(BaseModel):
@@ -104,8 +110,19 @@ class DocumentSummary(BaseModel):
     metadata: dict[str, Any]
 
 
+class PageOut(BaseModel):
+    page: int
+    start: int
+    end: int
+
+
 class DocumentOut(DocumentSummary):
     text: str
+    format: str = Field(description="What the text was read from: markdown, text, pdf, html, docx.")
+    pages: list[PageOut] | None = Field(
+        default=None,
+        description="Paged documents (PDF): where each page lies in `text`, [start, end).",
+    )
 
 
 class DocumentList(BaseModel):
@@ -217,7 +234,8 @@ UPLOAD_SCHEMA: dict[str, Any] = {
         "file": {
             "type": "string",
             "format": "binary",
-            "description": "A UTF-8 .md or .txt file; YAML front matter gives title and metadata.",
+            "description": "A UTF-8 .md or .txt file (YAML front matter gives title and "
+            "metadata), or a .pdf, .html/.htm or .docx file, read for its text and layout.",
         },
         "doc_id": {
             "type": "string",
@@ -244,6 +262,8 @@ def passage_out(p: Passage) -> PassageOut:
         end=c.end,
         metadata=dict(p.metadata),
         scores=ScoresOut(dense=p.scores.dense, lexical=p.scores.lexical, fused=p.scores.fused),
+        page=p.page,
+        section=p.section,
     )
 
 
@@ -251,7 +271,13 @@ def answer_out(a: Answer | None) -> AnswerOut | None:
     if a is None:
         return None
     return AnswerOut(
-        text=a.text, doc_id=a.doc_id, start=a.start, end=a.end, confidence=a.confidence
+        text=a.text,
+        doc_id=a.doc_id,
+        start=a.start,
+        end=a.end,
+        confidence=a.confidence,
+        page=a.page,
+        section=a.section,
     )
 
 
@@ -266,3 +292,15 @@ def ask_response(result: AskResult) -> AskResponse:
 
 def summary_out(d: Document) -> DocumentSummary:
     return DocumentSummary(doc_id=d.doc_id, title=d.title, metadata=dict(d.metadata))
+
+
+def document_out(d: Document) -> DocumentOut:
+    pages = [PageOut(page=p.page, start=p.start, end=p.end) for p in d.pages] or None
+    return DocumentOut(
+        doc_id=d.doc_id,
+        title=d.title,
+        metadata=dict(d.metadata),
+        text=d.text,
+        format=d.format,
+        pages=pages,
+    )
