@@ -110,3 +110,41 @@ def test_a_question_over_the_length_limit_is_a_usage_error(
         "qa: error: the question is 11 characters long: shorten it to at most 10 "
         "(QA_MAX_QUESTION_CHARS)\n"
     )
+
+
+def test_qa_index_reads_real_formats_and_skips_hostile_files_with_one_line_each(
+    tmp_path: Path, corpus_copy: Path
+) -> None:
+    from tests.docmaker import make_encrypted_pdf, make_pdf, make_zip_bomb
+    from tests.test_formats import REALDOCS
+
+    if not REALDOCS.is_dir():
+        pytest.skip("the shared real documents are not beside this checkout")
+    (corpus_copy / "box.pdf").write_bytes((REALDOCS / "pdf" / "ch15-01-box.pdf").read_bytes())
+    (corpus_copy / "traits.docx").write_bytes(
+        (REALDOCS / "docx" / "ch10-02-traits.docx").read_bytes()
+    )
+    (corpus_copy / "locked.pdf").write_bytes(make_encrypted_pdf())
+    (corpus_copy / "scan.pdf").write_bytes(make_pdf([[]]))
+    (corpus_copy / "bomb.docx").write_bytes(make_zip_bomb(210 << 20))
+    (corpus_copy / "big.txt").write_bytes(b"word " * 300_000)
+    index = tmp_path / "index"
+    env = {"QA_MAX_FILE_BYTES": str(1 << 20)}
+    built = qa("index", "--corpus", str(corpus_copy), "--index", str(index), "--quiet", env=env)
+    assert built.returncode == 0, built.stderr
+    assert "indexed 5 documents" in built.stdout
+    for name, reason in (
+        ("locked.pdf", "password-protected"),
+        ("scan.pdf", "no text layer"),
+        ("bomb.docx", "zip bomb"),
+        ("big.txt", "(QA_MAX_FILE_BYTES)"),
+    ):
+        lines = [line for line in built.stderr.splitlines() if f"skipped {name}:" in line]
+        assert len(lines) == 1 and reason in lines[0], built.stderr
+        assert f"{name} (" in built.stdout  # and in the summary
+    assert "skipped 4 files: " in built.stdout
+    again = qa("index", "--corpus", str(corpus_copy), "--index", str(index), "--quiet", env=env)
+    assert "5 unchanged; 0 chunks embedded" in again.stdout
+    asked = qa("ask", "How do boxes enable recursive types?", "--json", "--index", str(index))
+    top = json.loads(asked.stdout)["passages"][0]
+    assert (top["doc_id"], top["page"]) == ("box.pdf", 2)

@@ -240,7 +240,8 @@ def test_upload_a_markdown_file(api: TestClient, fake_settings: Settings) -> Non
 @pytest.mark.parametrize(
     ("files", "data", "status", "fragment"),
     [
-        ({"file": ("report.pdf", b"%PDF")}, {}, 422, "must end in .md or .txt"),
+        ({"file": ("report.pdf", b"%PDF")}, {}, 422, "not a readable PDF"),
+        ({"file": ("report.xlsx", b"PK")}, {}, 415, "cannot read .xlsx files"),
         ({"file": ("../../x.md", b"text")}, {}, 201, ""),  # only the file's base name is used
         ({"file": ("a.md", b"text")}, {"doc_id": "../a.md"}, 422, "'..' segment"),
         ({"file": ("a.md", b"\xff")}, {}, 422, "not valid UTF-8"),

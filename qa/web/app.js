@@ -138,10 +138,11 @@
 
   // ---------------------------------------------------------------- URL fragment
 
-  /** The shareable fragment for a citation: #doc=<id>&start=..&end=..&as=..&ae=.. */
-  function citationHash(docId, passage, answer) {
+  /** The shareable fragment for a citation: #doc=<id>&start=..&end=..&as=..&ae=..[&page=..] */
+  function citationHash(docId, passage, answer, page) {
     const params = new URLSearchParams();
     params.set("doc", docId);
+    if (page) params.set("page", String(page));
     if (passage) {
       params.set("start", String(passage[0]));
       params.set("end", String(passage[1]));
@@ -168,6 +169,7 @@
       docId,
       passage: readOffsetPair(params, "start", "end"),
       answer: readOffsetPair(params, "as", "ae"),
+      page: /^[1-9]\d{0,5}$/.test(params.get("page") || "") ? Number(params.get("page")) : null,
     };
   }
 
@@ -403,7 +405,7 @@
     const markers = citedIndexes.map((index) => {
       const passage = result.passages[index];
       const hash = citationHash(
-        passage.doc_id, [passage.start, passage.end], [answer.start, answer.end]);
+        passage.doc_id, [passage.start, passage.end], [answer.start, answer.end], passage.page);
       return citationLink(
         "cite answer-cite", hash,
         `Citation ${index + 1}: open ${passage.title || passage.doc_id} at the answer`,
@@ -434,6 +436,8 @@
         "p",
         { className: "answer-note" },
         source ? `From “${source.title || source.doc_id}”` : `From ${answer.doc_id}`,
+        answer.page ? `, p. ${answer.page}` : "",
+        answer.section ? ` · ${answer.section}` : "",
         Number.isFinite(confidence)
           ? h("span", { className: "confidence" },
             ` · confidence ${Math.round(Math.max(0, Math.min(1, confidence)) * 100)}%`)
@@ -447,6 +451,9 @@
     const title = passage.title || passage.doc_id;
     const answerRange = answerRangeFor(answer, passage.doc_id);
     const hash = citationHash(passage.doc_id, [passage.start, passage.end], answerRange);
+    const pageHash = passage.page
+      ? citationHash(passage.doc_id, [passage.start, passage.end], answerRange, passage.page)
+      : null;
 
     const textNode = h("p", {
       className: "passage-text",
@@ -503,6 +510,21 @@
           h("a", { href: hash, className: "passage-link", "data-citation": "" }, title),
           isCited ? h("span", { className: "badge" }, "Answer source") : null,
         ),
+        passage.page || passage.section
+          ? h(
+            "p",
+            { className: "passage-where" },
+            pageHash
+              ? h("a", {
+                href: pageHash,
+                className: "page-cite",
+                "data-citation": "",
+                "aria-label": `Open page ${passage.page} of ${title} with the passage highlighted`,
+              }, `p. ${passage.page}`)
+              : null,
+            passage.section ? h("span", { className: "passage-section" }, passage.section) : null,
+          )
+          : null,
         meta.length ? h("p", { className: "passage-meta" }, meta) : null,
         textNode,
         toggle,
@@ -768,12 +790,91 @@
     const text = h("div", { className: "doc-text" });
     const first = appendHighlighted(
       text, String(doc.text || ""), target.passage, target.answer, "hl-passage", "hl-answer");
-    ui.docBody.replaceChildren(text);
+    const pageView = target.page && Array.isArray(doc.pages) ? renderPageView(doc, target) : null;
+    ui.docBody.replaceChildren(...(pageView ? [pageView] : []), text);
+    if (pageView) {
+      ui.docBody.scrollTop = 0;
+      ui.docTitle.focus({ preventScroll: true });
+      return;
+    }
     ui.docBody.scrollTop = 0;
     // The cited passage decides the scroll: the answer may come earlier in the document.
     const passageMark = text.querySelector(".hl-passage") || first;
     if (passageMark) scrollToHighlight(passageMark, text.querySelector(".hl-answer"));
     ui.docTitle.focus({ preventScroll: true });
+  }
+
+  /** The rendered page with the cited passage highlighted, above the exact text. */
+  function renderPageView(doc, target) {
+    const span = target.passage || target.answer;
+    const query = span ? `?start=${span[0]}&end=${span[1]}` : "";
+    const src = `${documentUrl(doc.doc_id)}/pages/${target.page}.png${query}`;
+    const caption = h("figcaption", {}, `Page ${target.page} of ${doc.pages.length}` +
+      (span ? ", the cited passage highlighted" : ""));
+    const image = h("img", {
+      className: "page-image",
+      src,
+      alt: `Page ${target.page} of ${doc.title || doc.doc_id}` +
+        (span ? ", with the cited passage highlighted" : ""),
+    });
+    image.addEventListener("error", () => {
+      caption.textContent = `Page ${target.page} could not be drawn; the exact text is below.`;
+      image.remove();
+    });
+    return h("figure", { className: "page-view" }, image, caption);
+  }
+
+  // ----------------------------------------------------------------- uploads
+
+  const KEY_STORAGE = "qa-api-key"; // this tab's session only: never localStorage
+
+  function uploadForm() {
+    const status = h("p", { className: "upload-status", role: "status" });
+    const key = h("input", {
+      type: "password", id: "upload-key", autocomplete: "off",
+      value: sessionStorage.getItem(KEY_STORAGE) || "",
+    });
+    const file = h("input", {
+      type: "file", id: "upload-file", accept: ".pdf,.html,.htm,.docx,.md,.txt",
+    });
+    const zone = h("label", { className: "drop-zone", for: "upload-file" },
+      "Drop a PDF, web page, Word or text file here, or pick one: ", file);
+    let dropped = null;
+    zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("is-over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("is-over"));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("is-over");
+      dropped = event.dataTransfer && event.dataTransfer.files[0];
+      if (dropped) status.textContent = `Ready to add ${dropped.name}.`;
+    });
+    const form = h("form", { className: "upload-form", "aria-label": "Add a file" },
+      h("h3", {}, "Add a file"),
+      h("label", { for: "upload-key" }, "API key (kept in this tab only)"), key,
+      zone,
+      h("button", { type: "submit", className: "button button-primary" }, "Add file"),
+      status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const chosen = dropped || (file.files && file.files[0]);
+      if (!chosen) { status.textContent = "Choose a file first."; return; }
+      sessionStorage.setItem(KEY_STORAGE, key.value);
+      const body = new FormData();
+      body.append("file", chosen, chosen.name);
+      status.textContent = `Adding ${chosen.name}…`;
+      try {
+        const added = await api("/documents", {
+          method: "POST", body, headers: { Authorization: `Bearer ${key.value}` },
+        });
+        documentCache.delete(added.doc_id);
+        await showDocumentList();
+        const again = ui.docBody.querySelector(".upload-status");
+        if (again) again.textContent = `Added ${added.doc_id} (${added.chunks} passages).`;
+      } catch (error) {
+        status.textContent = error.message;
+      }
+    });
+    return form;
   }
 
   async function showDocumentList() {
@@ -806,7 +907,7 @@
           meta.length ? h("p", { className: "passage-meta" }, meta) : null,
         );
       }),
-    ));
+    ), uploadForm());
     ui.docTitle.focus({ preventScroll: true });
   }
 
