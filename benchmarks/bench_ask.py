@@ -8,7 +8,9 @@ paths. For each question, in an order that rotates from question to question:
   raw        SentenceTransformer.encode([question]) + FAISS search, k=5 (the floor),
              at the precision the service uses (QA_PRECISION)
   service    QAService.ask(question, k=5) in process: retrieval + answer selection
-  http       POST /ask {"question": ..., "k": 5} to the server (keep-alive client)
+  http       POST /ask {"question": ..., "k": 5} to the server (httpx, keep-alive)
+  keepalive  the same over one persistent connection with http.client (no client
+             library's overhead): the row the targets are about
   health     GET /health: the HTTP + framework cost alone, for reference
 
 Then requests per second at 1, 8 and 32 concurrent clients (asyncio + httpx),
@@ -21,6 +23,8 @@ Run:  .venv/bin/python benchmarks/bench_ask.py [--quick] [--threads N] [--json [
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import os
 import random
 import signal
@@ -28,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -271,10 +276,39 @@ def throughput(
     return results
 
 
-# ----- main --------------------------------------------------------------------------------
+# ----- the run ---------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+@dataclass
+class Bounds:
+    """How much each phase measures, whatever the machine's load."""
+
+    n_questions: int
+    rounds: int
+    max_requests: int
+    max_seconds: float
+    grace: float
+    seq_seconds: float  # the sequential phase
+    parts_seconds: float  # the breakdown of QAService.ask
+
+
+@dataclass
+class Results:
+    label: str = ""
+    chunks: int = 0
+    precision: str = ""
+    questions: list[str] = field(default_factory=list)
+    answered: dict[str, bool] = field(default_factory=dict)
+    times: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+    stopped: bool = False
+    connections: int = 0  # TCP connections the keep-alive path opened
+    parts: list[list[Any]] | None = None
+    levels: list[dict[str, Any]] = field(default_factory=list)
+    server_log: str = ""
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Any, Bounds]:
     ap = C.parser("bench_ask", __doc__.splitlines()[0])
     ap.add_argument(
         "--threads",
@@ -283,114 +317,184 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="torch/OpenMP threads here and in the server (default: the libraries' own)",
     )
     args = ap.parse_args(argv)
-    quick = args.quick
     if args.quick and not args.threads:
         args.threads = 1  # quick mode: robust on a busy shared machine
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    n_questions, rounds = (3, 1) if quick else (60, 3)
-    max_requests, max_seconds, grace = (4, 3.0, 5.0) if quick else (200, 20.0, 15.0)
-    # Bounds of the sequential phase and of the breakdown, whatever the machine's load.
-    seq_seconds, parts_seconds = (20.0, 10.0) if quick else (150.0, 40.0)
+    if args.quick:
+        return args, Bounds(3, 1, 4, 3.0, 5.0, 20.0, 10.0)
+    return args, Bounds(60, 3, 200, 20.0, 15.0, 150.0, 40.0)
 
-    from qa.config import Settings, chunk_settings
+
+class KeepAlive:
+    """POST /ask over one persistent connection with the standard library's client: the
+    transport a keep-alive client pays, without a client library's own overhead."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self._conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        self.connections = 0
+
+    def post(self, question: str) -> bytes:
+        body = json.dumps({"question": question, "k": K}).encode()
+        try:
+            response = self._send(body)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closes a connection idle for longer than its keep-alive timeout
+            # (5 s): open another, and count it.
+            self._conn.close()
+            response = self._send(body)
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"POST /ask answered {response.status}: {data[:200]!r}")
+        return data
+
+    def _send(self, body: bytes) -> http.client.HTTPResponse:
+        if self._conn.sock is None:
+            self.connections += 1
+        self._conn.request("POST", "/ask", body, {"Content-Type": "application/json"})
+        return self._conn.getresponse()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def in_process_paths(
+    settings: Any, embedder: Any, index_dir: Path, precision: str, answered: dict[str, bool]
+) -> dict[str, Callable[[str], Any]]:
     from qa.index import Index
+    from qa.service import QAService
+
+    service = QAService.from_settings(settings, embedder)
+    index = Index.load(index_dir)
+    raw_model = C.raw_model(precision)  # the service's precision: same arithmetic
+
+    def raw(q: str) -> Any:
+        v = C.raw_encode(raw_model, [q])
+        return index.faiss.search(np.ascontiguousarray(v, dtype=np.float32), K)
+
+    def ask(q: str) -> None:
+        answered[q] = service.ask(q, k=K).answerable
+
+    return {"raw": raw, "service": ask}
+
+
+def http_paths(http: httpx.Client, keepalive: KeepAlive) -> dict[str, Callable[[str], Any]]:
+    def post(q: str) -> None:
+        http.post("/ask", json={"question": q, "k": K}).raise_for_status()
+
+    def health(_: str) -> None:
+        http.get("/health").raise_for_status()
+
+    return {"http": post, "keepalive": keepalive.post, "health": health}
+
+
+def measure(args: Any, bounds: Bounds, res: Results) -> None:
+    """Index the corpus, start qa serve on it, and run every phase against it."""
+    from qa.config import Settings, chunk_settings
     from qa.indexing import update_index
     from qa.service import QAService
 
-    info = C.machine_info()
-    C.print_header("bench_ask: answering latency and throughput", info, quick=quick)
-    cores = C.cores_label(info)
-
-    documents, questions, label = corpus_and_questions(quick, n_questions)
+    documents, res.questions, res.label = corpus_and_questions(args.quick, bounds.n_questions)
     with tempfile.TemporaryDirectory(prefix="qa-bench-ask-") as tmp:
         index_dir = Path(tmp) / "index"
         settings = Settings(index_dir=index_dir)
         embedder = C.service_embedder(settings)
-        precision = C.embedder_precision(embedder)
+        res.precision = C.embedder_precision(embedder)
         stats = update_index(
             documents, index_dir=index_dir, embedder=embedder, settings=chunk_settings(settings)
         )
-        service = QAService.from_settings(settings, embedder)
-        index = Index.load(index_dir)
-        raw_model = C.raw_model(precision)  # the service's precision: same arithmetic
-
-        def raw(q: str) -> Any:
-            v = C.raw_encode(raw_model, [q])
-            return index.faiss.search(np.ascontiguousarray(v, dtype=np.float32), K)
-
+        res.chunks = stats.chunks
+        steps = in_process_paths(settings, embedder, index_dir, res.precision, res.answered)
         log = Path(tmp) / "serve.log"
         with (
             C.qa_server(index_dir, log, env=thread_env(args.threads)) as (url, pid),
             httpx.Client(base_url=url, timeout=60) as http,
         ):
-
-            def post(q: str) -> None:
-                r = http.post("/ask", json={"question": q, "k": K})
-                r.raise_for_status()
-
-            def health(_: str) -> None:
-                http.get("/health").raise_for_status()
-
-            answered: dict[str, bool] = {}
-
-            def ask(q: str) -> None:
-                answered[q] = service.ask(q, k=K).answerable
-
-            steps: dict[str, Callable[[str], Any]] = {
-                "raw": raw,
-                "service": ask,
-                "http": post,
-                "health": health,
-            }
-            for q in questions[: 1 if quick else 3]:  # warm-up of every path
-                for step in steps.values():
-                    step(q)
-
-            def server_clock() -> float | None:
-                return process_cpu_seconds(pid)
-
-            clocks = {
-                "raw": time.process_time,
-                "service": time.process_time,
-                "http": server_clock,
-                "health": server_clock,
-            }
-            times, cpu, stopped = sequential(questions, steps, rounds, seq_seconds, clocks)
-            answerable = sum(answered.values())
-            parts = breakdown(
+            keepalive = KeepAlive(url)
+            steps |= http_paths(http, keepalive)
+            sequential_phase(args, bounds, res, steps, pid)
+            res.connections = keepalive.connections
+            keepalive.close()
+            res.parts = breakdown(
                 lambda emb: QAService.from_settings(settings, emb),
                 embedder,
-                questions,
-                parts_seconds,
+                res.questions,
+                bounds.parts_seconds,
             )
-            levels = throughput(url, pid, questions, max_requests, max_seconds, grace)
-        server_log = log.read_text(errors="replace").strip()
+            res.levels = throughput(
+                url, pid, res.questions, bounds.max_requests, bounds.max_seconds, bounds.grace
+            )
+        res.server_log = log.read_text(errors="replace").strip()
 
+
+def sequential_phase(
+    args: Any, bounds: Bounds, res: Results, steps: dict[str, Callable[[str], Any]], pid: int
+) -> None:
+    for q in res.questions[: 1 if args.quick else 3]:  # warm-up of every path
+        for step in steps.values():
+            step(q)
+
+    def server_clock() -> float | None:
+        return process_cpu_seconds(pid)
+
+    clocks: dict[str, Callable[[], float | None]] = {
+        name: server_clock if name in ("http", "keepalive", "health") else time.process_time
+        for name in steps
+    }
+    res.times, res.cpu, res.stopped = sequential(
+        res.questions, steps, bounds.rounds, bounds.seq_seconds, clocks
+    )
+
+
+# ----- the tables --------------------------------------------------------------------------
+
+
+def print_setup(res: Results, bounds: Bounds, cores: str) -> None:
+    answerable = sum(res.answered.values())
     C.emit(
         C.table(
             f"Setup ({cores})",
             ["corpus and questions", "chunks", "questions", "answered", "rounds", "k"],
-            [[label, stats.chunks, len(questions), f"{answerable}/{len(answered)}", rounds, K]],
+            [
+                [
+                    res.label,
+                    res.chunks,
+                    len(res.questions),
+                    f"{answerable}/{len(res.answered)}",
+                    bounds.rounds,
+                    K,
+                ]
+            ],
         )
     )
-    if stopped:
+    if res.stopped:
         C.note(
-            f"the sequential phase stopped at its {seq_seconds:.0f} s bound after "
-            f"{len(times['raw'])} of {rounds * len(questions)} question runs"
+            f"the sequential phase stopped at its {bounds.seq_seconds:.0f} s bound after "
+            f"{len(res.times['raw'])} of {bounds.rounds * len(res.questions)} question runs"
         )
     C.emit()
+
+
+def medians_ms(res: Results) -> dict[str, float]:
+    return {k: C.median(v) * 1e3 for k, v in res.times.items()}
+
+
+def print_latency(res: Results, cores: str) -> None:
     what = {
-        "raw": f"SentenceTransformer.encode ({precision}) + FAISS search",
+        "raw": f"SentenceTransformer.encode ({res.precision}) + FAISS search",
         "service": "QAService.ask in process",
-        "http": "POST /ask to qa serve",
+        "http": "POST /ask to qa serve (httpx client, keep-alive)",
+        "keepalive": f"POST /ask, one kept-alive connection ({res.connections} opened)",
         "health": "GET /health (HTTP floor)",
     }
+    raw = C.median(res.times["raw"]) * 1e3
     rows = []
-    for name, values in times.items():
+    for name, values in res.times.items():
         ms = [v * 1e3 for v in values]
+        cpu = res.cpu[name]
         rows.append(
             [
                 name,
@@ -399,8 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 C.median(ms),
                 C.percentile(ms, 95),
                 min(ms),
-                C.ratio(C.median(ms), C.median(times["raw"]) * 1e3),
-                C.median(cpu[name]) * 1e3 if cpu[name] else None,
+                C.ratio(C.median(ms), raw),
+                C.median(cpu) * 1e3 if cpu else None,
             ]
         )
     C.emit(
@@ -410,119 +514,168 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows,
         )
     )
-    med = {k: C.median(v) * 1e3 for k, v in times.items()}
     C.emit(
-        "CPU ms: this process's CPU time for raw and service, the server's for http and "
-        "health (/proc ticks of 10 ms: coarse for one request, fine as a median)"
+        "CPU ms: this process's CPU time for raw and service, the server's for http, "
+        "keepalive and health (/proc ticks of 10 ms: coarse for one request, fine as a median)"
     )
+
+
+def print_ratios(res: Results) -> None:
+    med = medians_ms(res)
     C.emit(
         f"ratios of medians: http/raw {C.ratio(med['http'], med['raw']):.2f}, "
         f"service/raw {C.ratio(med['service'], med['raw']):.2f}, "
         f"http/service {C.ratio(med['http'], med['service']):.2f}"
     )
     C.emit(
+        "keep-alive, one client: keepalive/service "
+        f"{C.ratio(med['keepalive'], med['service']):.2f} (target <= 1.2), "
+        f"keepalive/raw {C.ratio(med['keepalive'], med['raw']):.2f} (target <= 1.5)"
+    )
+    C.emit(
         f"answer selection and passage building (service - raw): "
         f"{med['service'] - med['raw']:.1f} ms; HTTP, JSON and threadpool (http - service): "
-        f"{med['http'] - med['service']:.1f} ms"
+        f"{med['http'] - med['service']:.1f} ms; over one kept-alive connection "
+        f"(keepalive - service): {med['keepalive'] - med['service']:.1f} ms"
     )
     C.emit()
-    if parts:
-        C.emit(
-            C.table(
-                f"Where QAService.ask spends its time, medians over the questions ({cores})",
-                ["piece", "p50 ms", "share of total p50", "texts"],
-                parts,
-            )
-        )
-        C.emit()
 
-    rows = []
-    for res in levels:
-        ms = [v * 1e3 for v in res["latencies"]]
-        ok = len(ms)
-        server_cpu = res["server_cpu_s"]
-        rows.append(
-            [
-                res["clients"],
-                res["sent"],
-                ok,
-                len(res["errors"]),
-                res["unfinished"],
-                res["seconds"],
-                ok / res["seconds"] if res["seconds"] else float("nan"),
-                C.median(ms),
-                C.percentile(ms, 95),
-                server_cpu * 1e3 / ok if server_cpu is not None and ok else None,
-                res["client_cpu_s"] * 1e3 / ok if ok else None,
-            ]
+
+def print_breakdown(res: Results, cores: str) -> None:
+    if not res.parts:
+        return
+    C.emit(
+        C.table(
+            f"Where QAService.ask spends its time, medians over the questions ({cores})",
+            ["piece", "p50 ms", "share of total p50", "texts"],
+            res.parts,
         )
+    )
+    C.emit()
+
+
+def level_row(res: dict[str, Any]) -> list[Any]:
+    ms = [v * 1e3 for v in res["latencies"]]
+    ok, server_cpu = len(ms), res["server_cpu_s"]
+    return [
+        res["clients"],
+        res["sent"],
+        ok,
+        len(res["errors"]),
+        res["unfinished"],
+        res["seconds"],
+        ok / res["seconds"] if res["seconds"] else float("nan"),
+        C.median(ms),
+        C.percentile(ms, 95),
+        server_cpu * 1e3 / ok if server_cpu is not None and ok else None,
+        res["client_cpu_s"] * 1e3 / ok if ok else None,
+    ]
+
+
+def print_throughput(res: Results, bounds: Bounds, cores: str) -> None:
+    headers = [
+        "clients",
+        "sent",
+        "ok",
+        "errors",
+        "unfinished",
+        "seconds",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "server CPU ms/req",
+        "client CPU ms/req",
+    ]
     C.emit(
         C.table(
             f"Throughput of POST /ask, one qa serve worker ({cores})",
-            [
-                "clients",
-                "sent",
-                "ok",
-                "errors",
-                "unfinished",
-                "seconds",
-                "req/s",
-                "p50 ms",
-                "p95 ms",
-                "server CPU ms/req",
-                "client CPU ms/req",
-            ],
-            rows,
+            headers,
+            [level_row(r) for r in res.levels],
         )
     )
     C.emit(
-        f"each level stops sending at {max_requests} requests or {max_seconds:.0f} s and cancels "
-        f"what is still open {grace:.0f} s later (unfinished); the client runs on "
-        "the same cores as the server"
+        f"each level stops sending at {bounds.max_requests} requests or "
+        f"{bounds.max_seconds:.0f} s and cancels what is still open {bounds.grace:.0f} s later "
+        "(unfinished); the client runs on the same cores as the server"
     )
-    for res in levels:
-        if res["errors"]:
-            kinds = sorted(set(res["errors"]))
-            C.emit(f"errors at {res['clients']} clients: {', '.join(kinds)}")
-    if server_log:
+    rates = {r["clients"]: requests_per_second(r) for r in res.levels}
+    C.emit(
+        f"requests/s at {LEVELS[-1]} clients / at 1 client: "
+        f"{C.ratio(rates[LEVELS[-1]], rates[1]):.2f} (target >= 2)"
+    )
+    for r in res.levels:
+        if r["errors"]:
+            C.emit(f"errors at {r['clients']} clients: {', '.join(sorted(set(r['errors'])))}")
+    if res.server_log:
         C.emit("server log (warnings and errors):")
-        C.emit("\n".join("  " + line for line in server_log.splitlines()[-10:]))
+        C.emit("\n".join("  " + line for line in res.server_log.splitlines()[-10:]))
 
+
+def requests_per_second(level: dict[str, Any]) -> float:
+    return len(level["latencies"]) / level["seconds"] if level["seconds"] else float("nan")
+
+
+def save(args: Any, info: dict[str, Any], res: Results) -> None:
+    med = medians_ms(res)
+    rates = {r["clients"]: requests_per_second(r) for r in res.levels}
     C.save_json(
         C.json_path(args.json, "bench_ask"),
         {
             "benchmark": "bench_ask",
-            "quick": quick,
+            "quick": args.quick,
             "machine": info,
-            "setup": {"label": label, "chunks": stats.chunks, "questions": questions, "k": K},
-            "sequential_seconds": times,
-            "sequential_cpu_seconds": cpu,
+            "setup": {"label": res.label, "chunks": res.chunks, "questions": res.questions, "k": K},
+            "sequential_seconds": res.times,
+            "sequential_cpu_seconds": res.cpu,
             "p50_ms": med,
-            "p95_ms": {k: C.percentile(v, 95) * 1e3 for k, v in times.items()},
+            "p95_ms": {k: C.percentile(v, 95) * 1e3 for k, v in res.times.items()},
             "ratios": {
                 "http_over_raw": C.ratio(med["http"], med["raw"]),
                 "service_over_raw": C.ratio(med["service"], med["raw"]),
                 "http_over_service": C.ratio(med["http"], med["service"]),
+                "keepalive_over_service": C.ratio(med["keepalive"], med["service"]),
+                "keepalive_over_raw": C.ratio(med["keepalive"], med["raw"]),
+                "rps_32_over_1": C.ratio(rates[LEVELS[-1]], rates[1]),
             },
-            "breakdown_ms": parts,
-            "levels": [
-                {
-                    "clients": r["clients"],
-                    "sent": r["sent"],
-                    "ok": len(r["latencies"]),
-                    "errors": r["errors"],
-                    "unfinished": r["unfinished"],
-                    "seconds": r["seconds"],
-                    "requests_per_second": len(r["latencies"]) / r["seconds"],
-                    "p50_ms": C.percentile(r["latencies"], 50) * 1e3,
-                    "p95_ms": C.percentile(r["latencies"], 95) * 1e3,
-                    "server_cpu_s": r["server_cpu_s"],
-                    "client_cpu_s": r["client_cpu_s"],
-                }
-                for r in levels
-            ],
+            "keepalive_connections": res.connections,
+            "breakdown_ms": res.parts,
+            "levels": [level_json(r) for r in res.levels],
         },
     )
+
+
+def level_json(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "clients": r["clients"],
+        "sent": r["sent"],
+        "ok": len(r["latencies"]),
+        "errors": r["errors"],
+        "unfinished": r["unfinished"],
+        "seconds": r["seconds"],
+        "requests_per_second": requests_per_second(r),
+        "p50_ms": C.percentile(r["latencies"], 50) * 1e3,
+        "p95_ms": C.percentile(r["latencies"], 95) * 1e3,
+        "server_cpu_s": r["server_cpu_s"],
+        "client_cpu_s": r["client_cpu_s"],
+    }
+
+
+# ----- main --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, bounds = parse_args(argv)
+    info = C.machine_info()
+    C.print_header("bench_ask: answering latency and throughput", info, quick=args.quick)
+    cores = C.cores_label(info)
+    res = Results()
+    measure(args, bounds, res)
+    print_setup(res, bounds, cores)
+    print_latency(res, cores)
+    print_ratios(res)
+    print_breakdown(res, cores)
+    print_throughput(res, bounds, cores)
+    save(args, info, res)
     return 0
 
 

@@ -9,9 +9,18 @@ shared and noisy, so only ratios and medians taken together mean much):
              at the precision the service uses (QA_PRECISION: bf16 on CPUs with native
              bf16, fp32 elsewhere)
   raw-fp32   the same in fp32, when the service uses another precision
-  embedder   qa's SentenceTransformerEmbedder.encode of the same texts (its wrapper)
+  raw-text   SentenceTransformer.encode of the corpus text itself, each token once, cut
+             at sentence boundaries into about as many pieces as there are chunks (each
+             at most the chunk stride, max tokens - overlap): the issue's baseline
+  raw-windows  the same text in the model-long windows the pipeline encodes
+  embedder   qa's SentenceTransformerEmbedder.encode of the chunk texts (its wrapper)
   chunking   qa.chunking.chunk_text of every document with the model's token counter
-  pipeline   qa.indexing.build_index: chunk + embed + FAISS (+ BM25) index, from Documents
+  pipeline   qa.indexing.build_index: chunk + embed + FAISS (+ BM25) index, from Documents;
+             it encodes each document once in windows and pools chunk vectors from them
+
+"Corpus text indexed per second" divides the corpus text's own tokens (each once) by
+each variant's time: the pipeline against raw-text is qa index's throughput per unit
+of the user's text against the raw model's at the same precision.
 
 Compute limit: matrix-multiply FLOP/s measured here (torch, the same thread count as
 encoding; fp32 through the default BLAS and through oneDNN, and bf16), against the
@@ -37,6 +46,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import _common as C
@@ -159,7 +169,38 @@ def matmul_rates(
 # ----- the measurements --------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+@dataclass
+class Setup:
+    """What every step encodes, and with what."""
+
+    args: Any
+    settings: Any
+    chunking: Any
+    batch: int
+    embedder: Any
+    precision: str
+    models: dict[str, Any]
+    documents: list[Any]
+    label: str
+    stats: Any = None
+    texts: list[str] = field(default_factory=list)  # the chunk texts, overlap and all
+    pieces: list[str] = field(default_factory=list)  # the corpus text once, as many pieces
+    windows: list[str] = field(default_factory=list)  # the corpus text once, model-long
+    seq_lens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    window_lens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the model reads for the chunk texts, [CLS] and [SEP] included."""
+        return int(self.seq_lens.sum())
+
+    @property
+    def text_tokens(self) -> int:
+        """Tokens of the corpus text itself, each once (no special tokens)."""
+        return int(self.window_lens.sum()) - 2 * len(self.window_lens)
+
+
+def parse_args(argv: Sequence[str] | None) -> Any:
     ap = C.parser("bench_index", __doc__.splitlines()[0])
     ap.add_argument(
         "--rounds", type=int, default=None, help="interleaved rounds (default 3; quick 1)"
@@ -174,51 +215,98 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    rounds = args.rounds or (1 if args.quick else 3)
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    return args
 
-    from qa.chunking import chunk_text
+
+def load_setup(args: Any) -> Setup:
     from qa.config import Settings, chunk_settings
-    from qa.indexing import build_index
-
-    info = C.machine_info()
-    C.print_header("bench_index: indexing throughput", info, quick=args.quick)
-    cores = C.cores_label(info)
-    threads = int(info["torch_threads"])
 
     settings = Settings()
-    chunking = chunk_settings(settings)
-    batch = settings.batch_size
     embedder = C.service_embedder(settings)
     precision = C.embedder_precision(embedder)
     models = {precision: C.raw_model(precision)}
     if precision != "fp32":  # the fp32 baseline too, to see what the precision buys
         models["fp32"] = C.raw_model("fp32")
-    documents, corpus_label = load_documents(args.quick)
+    documents, label = load_documents(args.quick)
+    return Setup(
+        args,
+        settings,
+        chunk_settings(settings),
+        settings.batch_size,
+        embedder,
+        precision,
+        models,
+        documents,
+        label,
+    )
 
-    # The chunk texts the pipeline embeds, taken from one pipeline run (also a warm-up).
-    index, stats = build_index(documents, embedder=embedder, settings=chunking, batch_size=batch)
-    texts = [c.text for c in index.chunks]
-    token_counts = np.asarray(embedder.count_tokens(texts), dtype=np.int64)
-    max_seq = int(models[precision].max_seq_length or 512)
-    seq_lens = np.minimum(token_counts + 2, max_seq)  # [CLS] ... [SEP]
-    tokens = int(seq_lens.sum())
 
-    def raw_step(model: Any) -> Callable[[], Any]:
-        return lambda: C.raw_encode(model, texts, batch)
+def cut_texts(setup: Setup) -> None:
+    """The chunk texts the pipeline embeds, from one pipeline run (also a warm-up), and
+    the corpus text cut two ways with each token once: into as many pieces as there are
+    chunks (stride-long, at sentence boundaries) and into the model-long windows."""
+    from qa.chunking import ChunkSettings, chunk_text
+    from qa.indexing import build_index
+    from qa.windows import document_windows
 
-    steps: dict[str, Callable[[], Any]] = {"raw": raw_step(models[precision])}
-    if precision != "fp32":
-        steps["raw-fp32"] = raw_step(models["fp32"])
-    steps |= {
-        "embedder": lambda: embedder.encode(texts, batch_size=batch),
+    e, chunking = setup.embedder, setup.chunking
+    index, setup.stats = build_index(
+        setup.documents, embedder=e, settings=chunking, batch_size=setup.batch
+    )
+    setup.texts = [c.text for c in index.chunks]
+    stride = ChunkSettings(
+        max_tokens=chunking.max_tokens - chunking.overlap_tokens, overlap_tokens=0
+    )
+    setup.pieces = [
+        c.text
+        for d in setup.documents
+        for c in chunk_text("", d.text, count=e.count_tokens, settings=stride)
+    ]
+    setup.windows = [
+        d.text[w.start : w.end]
+        for d in setup.documents
+        for w in document_windows(d.text, count=e.count_tokens, max_tokens=e.identity.max_tokens)
+    ]
+    setup.seq_lens = _seq_lens(setup, setup.texts)
+    setup.window_lens = _seq_lens(setup, setup.windows)
+
+
+def _seq_lens(setup: Setup, texts: Sequence[str]) -> np.ndarray:
+    max_seq = int(setup.models[setup.precision].max_seq_length or 512)
+    counts = np.asarray(setup.embedder.count_tokens(texts), dtype=np.int64)
+    return np.minimum(counts + 2, max_seq)  # [CLS] ... [SEP]
+
+
+def make_steps(setup: Setup) -> dict[str, Callable[[], Any]]:
+    from qa.chunking import chunk_text
+    from qa.indexing import build_index
+
+    def raw_step(model: Any, texts: Sequence[str]) -> Callable[[], Any]:
+        return lambda: C.raw_encode(model, texts, setup.batch)
+
+    e, model = setup.embedder, setup.models[setup.precision]
+    steps: dict[str, Callable[[], Any]] = {"raw": raw_step(model, setup.texts)}
+    if setup.precision != "fp32":
+        steps["raw-fp32"] = raw_step(setup.models["fp32"], setup.texts)
+    return steps | {
+        "raw-text": raw_step(model, setup.pieces),
+        "raw-windows": raw_step(model, setup.windows),
+        "embedder": lambda: e.encode(setup.texts, batch_size=setup.batch),
         "chunking": lambda: [
-            chunk_text(d.doc_id, d.text, count=embedder.count_tokens, settings=chunking)
-            for d in documents
+            chunk_text(d.doc_id, d.text, count=e.count_tokens, settings=setup.chunking)
+            for d in setup.documents
         ],
         "pipeline": lambda: build_index(
-            documents, embedder=embedder, settings=chunking, batch_size=batch
+            setup.documents, embedder=e, settings=setup.chunking, batch_size=setup.batch
         ),
     }
+
+
+def run_rounds(
+    steps: dict[str, Callable[[], Any]], rounds: int
+) -> tuple[dict[str, list[float]], list[list[Any]], dict[str, Any]]:
+    """Seconds per step and round, the rounds table, and each step's last result."""
     times: dict[str, list[float]] = {k: [] for k in steps}
     names = list(steps)
     per_round: list[list[Any]] = []
@@ -231,65 +319,82 @@ def main(argv: Sequence[str] | None = None) -> int:
             seconds, last[name] = C.timed(steps[name])
             times[name].append(seconds)
         per_round.append([f"round {r + 1}", " > ".join(order), *(times[n][-1] for n in names)])
+    return times, per_round, last
 
-    # The pipeline must embed the same texts to the same vectors, or the ratio means nothing.
+
+def agreement(last: dict[str, Any], n: int) -> tuple[float, float]:
+    """Median and minimum cosine of the pipeline's chunk vectors (pooled from windows)
+    against the chunks encoded on their own: how much the pooling moves them."""
     pipe_index = last["pipeline"][0]
-    agreement = float("nan")
-    if len(pipe_index.chunks) == len(texts):
-        try:
-            pipe_vecs = pipe_index.faiss.reconstruct_n(0, len(texts))
-            agreement = float(np.min(np.sum(pipe_vecs * np.asarray(last["raw"]), axis=1)))
-        except Exception:  # the core's index type may change; the check is a bonus
-            pass
+    if len(pipe_index.chunks) != n:
+        return float("nan"), float("nan")
+    try:
+        pipe_vecs = pipe_index.faiss.reconstruct_n(0, n)
+    except Exception:  # the core's index type may change; the check is a bonus
+        return float("nan"), float("nan")
+    cosines = np.sum(pipe_vecs * np.asarray(last["raw"]), axis=1)
+    return float(np.median(cosines)), float(np.min(cosines))
 
+
+# ----- the tables --------------------------------------------------------------------------
+
+
+def print_corpus(setup: Setup, cores: str) -> None:
+    n, chunking = len(setup.texts), setup.chunking
     C.emit(
         C.table(
             f"Corpus ({cores})",
             ["corpus", "documents", "chunks", "tokens", "tokens/chunk", "chunk settings"],
             [
                 [
-                    corpus_label,
-                    len(documents),
-                    len(texts),
-                    tokens,
-                    tokens / max(len(texts), 1),
-                    f"{chunking.max_tokens} max / {chunking.overlap_tokens} overlap, batch {batch}",
+                    setup.label,
+                    len(setup.documents),
+                    n,
+                    setup.tokens,
+                    setup.tokens / max(n, 1),
+                    f"{chunking.max_tokens} max / {chunking.overlap_tokens} overlap, "
+                    f"batch {setup.batch}",
                 ]
             ],
         )
     )
     C.emit(
-        f"tokens include [CLS] and [SEP]; counted with embedder.count_tokens; "
-        f"the service encodes in {precision} (QA_PRECISION={getattr(settings, 'precision', 'n/a')})"
+        f"tokens include [CLS] and [SEP]; counted with embedder.count_tokens; the service "
+        f"encodes in {setup.precision} "
+        f"(QA_PRECISION={getattr(setup.settings, 'precision', 'n/a')}); the corpus text "
+        f"itself is {setup.text_tokens} tokens, in {len(setup.pieces)} stride-long pieces "
+        f"or {len(setup.windows)} model-long windows"
     )
     C.emit()
-    C.emit(C.table(f"Rounds, seconds ({cores})", ["round", "order", *names], per_round))
-    C.emit()
 
-    med = {k: C.median(v) for k, v in times.items()}
-    n = len(texts)
+
+def print_throughput(
+    setup: Setup, times: dict[str, list[float]], med: dict[str, float], last: dict[str, Any]
+) -> None:
+    n, p = len(setup.texts), setup.precision
     what = {
-        "raw": f"SentenceTransformer.encode, one call, {precision}",
-        "raw-fp32": "SentenceTransformer.encode, one call, fp32",
-        "embedder": f"qa SentenceTransformerEmbedder.encode, {precision}",
+        "raw": f"SentenceTransformer.encode of the chunk texts, one call, {p}",
+        "raw-fp32": "SentenceTransformer.encode of the chunk texts, one call, fp32",
+        "embedder": f"qa SentenceTransformerEmbedder.encode of the chunk texts, {p}",
         "pipeline": "qa.indexing.build_index (chunk+embed+index)",
     }
-    rows = []
-    for name in (k for k in what if k in steps):
-        rows.append(
-            [
-                name,
-                what[name],
-                med[name],
-                min(times[name]),
-                n / med[name],
-                tokens / med[name],
-                C.ratio(med[name], med["raw"]),
-            ]
-        )
+    rows = [
+        [
+            name,
+            what[name],
+            med[name],
+            min(times[name]),
+            n / med[name],
+            setup.tokens / med[name],
+            C.ratio(med[name], med["raw"]),
+        ]
+        for name in what
+        if name in med
+    ]
     C.emit(
         C.table(
-            f"Indexing throughput, medians of {rounds} interleaved rounds ({cores})",
+            f"Indexing throughput, medians of {setup.args.rounds} interleaved rounds "
+            f"({cores_of(setup)})",
             ["variant", "what", "median s", "best s", "chunks/s", "tokens/s", "time / raw"],
             rows,
         )
@@ -303,52 +408,116 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if "raw-fp32" in med:
         C.emit(
-            f"{precision} against fp32, raw encode: "
+            f"{p} against fp32, raw encode: "
             f"{C.ratio(med['raw-fp32'], med['raw']):.2f}x the throughput"
         )
+    cos_median, cos_min = agreement(last, n)
     C.emit(
-        f"check: pipeline embedded {len(pipe_index.chunks)} chunks for {n} raw texts; "
-        f"min cosine pipeline vs raw vector {C.fmt(agreement, 5)}"
+        f"check: pipeline embedded {len(last['pipeline'][0].chunks)} chunks for {n} raw texts; "
+        f"cosine of its pooled chunk vectors with the chunks encoded alone: median "
+        f"{C.fmt(cos_median, 5)}, min {C.fmt(cos_min, 5)}"
     )
     C.emit()
 
-    # ----- compute limit -----
-    shape = model_shape(models[precision])
-    useful = sequence_flops(seq_lens, shape)
-    padded_lens = padded_lengths(texts, seq_lens, batch)
-    padded_tokens = int(padded_lens.sum())
-    padded = sequence_flops(padded_lens, shape)  # each sequence at its batch's length
-    budget = 0.5 if args.quick else 4.0
-    ff_rows = min(4096, max(batch * int(np.mean(seq_lens)), 64))
+
+def print_text_throughput(setup: Setup, med: dict[str, float]) -> None:
+    """The issue's measure: corpus text indexed per second against the raw model reading
+    the same text once at the same precision."""
+    words = setup.text_tokens
+    what = {
+        "raw-text": f"encode of the corpus text in {len(setup.pieces)} pieces (as many as chunks)",
+        "raw-windows": f"encode of the corpus text in {len(setup.windows)} model-long windows",
+        "raw": f"encode of the {len(setup.texts)} chunk texts (overlap encoded twice)",
+        "pipeline": "qa index (qa.indexing.build_index)",
+    }
+    rows = [
+        [name, what[name], med[name], words / med[name], C.ratio(med["raw-text"], med[name])]
+        for name in what
+    ]
+    C.emit(
+        C.table(
+            f"Corpus text indexed per second, {setup.precision} ({cores_of(setup)})",
+            ["variant", "what", "median s", "text tokens/s", "throughput / raw-text"],
+            rows,
+        )
+    )
+    C.emit(
+        f"qa index per unit of corpus text: {C.ratio(med['raw-text'], med['pipeline']):.2f} "
+        f"of the raw model's throughput on the same text "
+        f"({C.ratio(med['raw-windows'], med['pipeline']):.2f} of raw on the same windows)"
+    )
+    C.emit()
+
+
+def cores_of(setup: Setup) -> str:
+    return str(setup.args.cores)
+
+
+# ----- the compute limit -------------------------------------------------------------------
+
+
+def compute_limit(setup: Setup) -> dict[str, Any]:
+    """Matrix-multiply peaks of this machine and the model's FLOPs for what it read."""
+    shape = model_shape(setup.models[setup.precision])
+    threads = int(setup.args.info["torch_threads"])
+    budget = 0.5 if setup.args.quick else 4.0
+    ff_rows = min(4096, max(setup.batch * int(np.mean(setup.seq_lens)), 64))
     rates = matmul_rates(matmul_kernels(ff_rows, shape), seconds=budget, threads=threads)
     peaks: dict[str, tuple[str, float]] = {}
     for prec in ("fp32", "bf16"):
         best = {k: max(v) for k, v in rates.items() if k.startswith(prec)}
         name = max(best, key=lambda k: best[k])
         peaks[prec] = (name, best[name])
+    padded_lens = padded_lengths(setup.texts, setup.seq_lens, setup.batch)
+    return {
+        "shape": shape,
+        "threads": threads,
+        "rates": rates,
+        "peaks": peaks,
+        "useful": sequence_flops(setup.seq_lens, shape),
+        # The pipeline reads the windows, not the chunk texts.
+        "useful_windows": sequence_flops(setup.window_lens, shape),
+        "padded_tokens": int(padded_lens.sum()),
+        "padded": sequence_flops(padded_lens, shape),  # each sequence at its batch's length
+        "padded_windows": sequence_flops(
+            padded_lengths(setup.windows, setup.window_lens, setup.batch), shape
+        ),
+    }
+
+
+def print_matmul(limit: dict[str, Any], cores: str) -> None:
+    rates = limit["rates"]
     C.emit(
         C.table(
-            f"Matrix multiply on this machine, {threads} threads, "
+            f"Matrix multiply on this machine, {limit['threads']} threads, "
             f"{len(next(iter(rates.values())))} interleaved reps ({cores})",
             ["matmul", "best GFLOP/s", "median GFLOP/s"],
             [[k, max(v) / 1e9, C.median(v) / 1e9] for k, v in rates.items()],
         )
     )
-    for prec, (name, peak) in peaks.items():
+    for prec, (name, peak) in limit["peaks"].items():
         C.emit(f"{prec} limit used below: the best {prec} rate, {name}: {peak / 1e9:.0f} GFLOP/s")
     C.emit()
-    per_token = useful / tokens
-    variant_precision = {"raw": precision, "raw-fp32": "fp32", "pipeline": precision}
+
+
+def variant_precisions(setup: Setup, med: dict[str, float]) -> dict[str, str]:
+    names = {"raw": setup.precision, "raw-fp32": "fp32", "pipeline": setup.precision}
+    return {k: v for k, v in names.items() if k in med}
+
+
+def print_limit(setup: Setup, limit: dict[str, Any], med: dict[str, float]) -> None:
+    per_token = limit["useful"] / setup.tokens
     rows = []
-    for name, prec in variant_precision.items():
-        if name not in med:
-            continue
-        peak = peaks[prec][1]
+    for name, prec in variant_precisions(setup, med).items():
+        peak = limit["peaks"][prec][1]
+        windows = name == "pipeline"
+        useful = limit["useful_windows"] if windows else limit["useful"]
+        padded = limit["padded_windows"] if windows else limit["padded"]
         rows.append(
             [
                 name,
                 prec,
-                tokens / med[name],
+                setup.tokens / med[name],
                 peak / per_token,
                 useful / med[name] / 1e9,
                 padded / med[name] / 1e9,
@@ -358,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     C.emit(
         C.table(
-            f"Encoding against the compute limit of its precision ({cores})",
+            f"Encoding against the compute limit of its precision ({cores_of(setup)})",
             [
                 "variant",
                 "precision",
@@ -372,50 +541,94 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows,
         )
     )
+    print_limit_notes(setup, limit, per_token)
+
+
+def print_limit_notes(setup: Setup, limit: dict[str, Any], per_token: float) -> None:
+    shape = limit["shape"]
     C.emit(
         f"model: {shape['layers']} layers, hidden {shape['hidden']}, intermediate "
         f"{shape['intermediate']}, {shape['params_total'] / 1e6:.1f}M parameters, "
         f"{shape['params_linear'] / 1e6:.2f}M in encoder Linear layers (P)"
     )
     C.emit(
-        f"FLOPs per token at this corpus's lengths (mean {np.mean(seq_lens):.0f} tokens): "
-        f"{per_token / 1e6:.1f}M useful = 2*P + layers*4*n*hidden"
+        f"FLOPs per token at this corpus's lengths (mean {np.mean(setup.seq_lens):.0f} tokens): "
+        f"{per_token / 1e6:.1f}M useful = 2*P + layers*4*n*hidden; the pipeline's FLOPs "
+        f"are those of its windows"
     )
     C.emit(
-        f"padding: batches of {batch} computed {padded_tokens:,} token positions for {tokens:,} "
-        f"real tokens ({C.ratio(padded_tokens, tokens):.2f}x)"
+        f"padding: batches of {setup.batch} computed {limit['padded_tokens']:,} token positions "
+        f"for {setup.tokens:,} real tokens ({C.ratio(limit['padded_tokens'], setup.tokens):.2f}x)"
     )
 
+
+# ----- main --------------------------------------------------------------------------------
+
+
+def save(
+    setup: Setup, times: dict[str, list[float]], med: dict[str, float], limit: dict[str, Any]
+) -> None:
+    n, tokens, peaks = len(setup.texts), setup.tokens, limit["peaks"]
+    useful = {k: limit["useful_windows"] if k == "pipeline" else limit["useful"] for k in med}
     C.save_json(
-        C.json_path(args.json, "bench_index"),
+        C.json_path(setup.args.json, "bench_index"),
         {
             "benchmark": "bench_index",
-            "quick": args.quick,
-            "machine": info,
+            "quick": setup.args.quick,
+            "machine": setup.args.info,
             "corpus": {
-                "label": corpus_label,
-                "documents": len(documents),
+                "label": setup.label,
+                "documents": len(setup.documents),
                 "chunks": n,
                 "tokens": tokens,
-                "padded_tokens": padded_tokens,
+                "text_tokens": setup.text_tokens,
+                "text_pieces": len(setup.pieces),
+                "windows": len(setup.windows),
+                "padded_tokens": limit["padded_tokens"],
             },
             "seconds": times,
             "median_seconds": med,
-            "precision": precision,
+            "precision": setup.precision,
             "pipeline_over_raw_time": C.ratio(med["pipeline"], med["raw"]),
+            "text_throughput_over_raw": C.ratio(med["raw-text"], med["pipeline"]),
+            "text_throughput_over_raw_windows": C.ratio(med["raw-windows"], med["pipeline"]),
             "chunks_per_second": {k: n / v for k, v in med.items() if k != "chunking"},
             "tokens_per_second": {k: tokens / v for k, v in med.items() if k != "chunking"},
-            "model": shape,
-            "flops_per_token": per_token,
-            "matmul_gflops_best": {k: max(v) / 1e9 for k, v in rates.items()},
-            "matmul_gflops_median": {k: C.median(v) / 1e9 for k, v in rates.items()},
+            "text_tokens_per_second": {
+                k: setup.text_tokens / v for k, v in med.items() if k != "chunking"
+            },
+            "model": limit["shape"],
+            "flops_per_token": limit["useful"] / tokens,
+            "matmul_gflops_best": {k: max(v) / 1e9 for k, v in limit["rates"].items()},
+            "matmul_gflops_median": {k: C.median(v) / 1e9 for k, v in limit["rates"].items()},
             "limit_gflops": {p: peak / 1e9 for p, (_, peak) in peaks.items()},
             "fraction_of_peak_useful": {
-                k: useful / med[k] / peaks[p][1] for k, p in variant_precision.items() if k in med
+                k: useful[k] / med[k] / peaks[p][1]
+                for k, p in variant_precisions(setup, med).items()
             },
-            "stats": stats.__dict__,
+            "stats": setup.stats.__dict__,
         },
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.info = C.machine_info()
+    C.print_header("bench_index: indexing throughput", args.info, quick=args.quick)
+    args.cores = C.cores_label(args.info)
+    setup = load_setup(args)
+    cut_texts(setup)
+    times, per_round, last = run_rounds(make_steps(setup), args.rounds)
+    med = {k: C.median(v) for k, v in times.items()}
+    print_corpus(setup, args.cores)
+    C.emit(C.table(f"Rounds, seconds ({args.cores})", ["round", "order", *times], per_round))
+    C.emit()
+    print_throughput(setup, times, med, last)
+    print_text_throughput(setup, med)
+    limit = compute_limit(setup)
+    print_matmul(limit, args.cores)
+    print_limit(setup, limit, med)
+    save(setup, times, med, limit)
     return 0
 
 

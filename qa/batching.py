@@ -2,15 +2,19 @@
 
 One model call for 8 questions costs far less than 8 calls (the CPU's matrix
 units stay busy and per-call overhead is paid once), so under concurrency
-requests per second grow instead of queueing one by one. A lone question
-waits at most the collection window.
+requests per second grow instead of queueing one by one.
+
+No question ever waits for company. A question that finds the model idle is
+encoded at once, in its own thread. Questions that arrive while the model is
+busy queue up; when the running call ends, the oldest of them encodes all that
+queued (up to `max_batch`) in its own thread and wakes the others. There is no
+batcher thread, so a lone question pays no thread hand-off at all and a queued
+one pays exactly one wake-up.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,23 +26,23 @@ from qa.embedding import Embedder, Progress
 @dataclass
 class _Pending:
     text: str
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
     vector: np.ndarray | None = None
     error: BaseException | None = None
+    lead: bool = False  # woken to encode the queue, not with a result
 
 
 class MicroBatchingEmbedder:
     """Wraps an embedder: single-text encodes from many threads are batched together;
     everything else goes straight through."""
 
-    def __init__(self, inner: Embedder, *, window_ms: float = 2.0, max_batch: int = 32) -> None:
+    def __init__(self, inner: Embedder, *, max_batch: int = 32) -> None:
         self.inner = inner
         self.identity = inner.identity
-        self.window = window_ms / 1000.0
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="qa-micro-batcher", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._busy = False  # a model call of ours is running; newcomers queue
+        self._queue: list[_Pending] = []
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.inner.count_tokens(texts)
@@ -48,46 +52,48 @@ class MicroBatchingEmbedder:
     ) -> np.ndarray:
         if len(texts) != 1:
             return self.inner.encode(texts, batch_size=batch_size, progress=progress)
-        pending = _Pending(texts[0])
-        self._queue.put(pending)
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.vector is not None
-        return pending.vector[None, :]
+        mine = _Pending(texts[0])
+        with self._lock:
+            self._queue.append(mine)
+            mine.lead = not self._busy
+            self._busy = True
+        while True:
+            if mine.lead:
+                mine.lead = False
+                self._encode_queue()
+            if mine.vector is not None or mine.error is not None:
+                break
+            mine.wake.wait()
+            mine.wake.clear()
+        if mine.error is not None:
+            raise mine.error
+        assert mine.vector is not None
+        return mine.vector[None, :]
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=5)
+        """Nothing to stop: every model call runs in a caller's thread."""
 
-    def _collect(self, first: _Pending) -> tuple[list[_Pending], bool]:
-        """`first` plus whatever arrives within the window, up to max_batch."""
-        batch, deadline = [first], time.monotonic() + self.window
-        while len(batch) < self.max_batch:
-            try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if item is None:
-                return batch, True
-            batch.append(item)
-        return batch, False
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch, stop = self._collect(first)
-            try:
-                vectors = self.inner.encode([p.text for p in batch], batch_size=self.max_batch)
-                for p, v in zip(batch, vectors, strict=True):
-                    p.vector = v
-            except BaseException as exc:  # every waiter must wake, whatever happened
-                for p in batch:
-                    p.error = exc
-            finally:
-                for p in batch:
-                    p.done.set()
-            if stop:
-                return
+    def _encode_queue(self) -> None:
+        """Encode the oldest queued questions (the caller's among them), wake their
+        threads, and hand the rest of the queue to its oldest member."""
+        with self._lock:
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+        try:
+            vectors = self.inner.encode([p.text for p in batch], batch_size=self.max_batch)
+            for p, v in zip(batch, vectors, strict=True):
+                p.vector = v
+        except BaseException as exc:  # every waiter must wake, whatever happened
+            for p in batch:
+                p.error = exc
+        finally:
+            with self._lock:
+                successor = self._queue[0] if self._queue else None
+                if successor is None:
+                    self._busy = False
+                else:
+                    successor.lead = True
+            for p in batch:
+                p.wake.set()
+            if successor is not None:
+                successor.wake.set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_document
 from qa.corpus import CorpusScan, scan_corpus
-from qa.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
+from qa.embedding import Embedder, Progress, check_chunk_size
 from qa.errors import IndexMismatchError, IndexNotFoundError
 from qa.formats import EXTRACTION_VERSION, Limits
 from qa.index import Expectation, Index, IndexSettings, read_documents, read_manifest, write_lock
@@ -20,6 +20,7 @@ from qa.lexical import TOKENIZER_VERSION
 from qa.originals import OriginalStore
 from qa.sentences import SentenceTable, chunk_sentence_spans
 from qa.types import Chunk, Document
+from qa.windows import POOLING_VERSION, embed_chunks
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def chunking_identity(settings: ChunkSettings) -> dict[str, Any]:
         "splitter_version": SPLITTER_VERSION,
         "lexical_tokenizer": TOKENIZER_VERSION,
         "extraction_version": EXTRACTION_VERSION,
+        "chunk_vectors": POOLING_VERSION,
     }
 
 
@@ -71,7 +73,6 @@ def build_index(
     """
     started = time.perf_counter()
     check_chunk_size(embedder.identity, settings.max_tokens)
-    old_rows = previous.rows_by_document() if previous else {}
     old_docs = previous.documents if previous else {}
     ordered = sorted(documents, key=lambda d: d.doc_id)
     if len({d.doc_id for d in ordered}) != len(ordered):
@@ -83,44 +84,66 @@ def build_index(
     }
     flat = [c for d in fresh for c in new_chunks[d.doc_id]]
     spans = chunk_sentence_spans(flat)
-    new_vectors, sentence_vectors = encode_with_spans(
-        embedder, [c.text for c in flat], spans, batch_size=batch_size, progress=progress
+    new_vectors, sentence_vectors = embed_chunks(
+        embedder,
+        {d.doc_id: d.text for d in fresh},
+        flat,
+        spans,
+        batch_size=batch_size,
+        progress=progress,
     )
     dim = embedder.identity.dimension
-    fresh_sentences = SentenceTable.from_chunks(flat, spans, sentence_vectors, dim).by_document()
-    old_sentences = previous.sentences.by_document() if previous else {}
-
-    chunks, parts = _assemble(ordered, new_chunks, new_vectors, old_rows, previous)
-    vectors = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
-    sentences = SentenceTable.concat(
-        [
-            t
-            for d in ordered
-            if (t := (fresh_sentences if d.doc_id in new_chunks else old_sentences).get(d.doc_id))
-        ],
-        dim,
+    fresh_sentences = SentenceTable.from_chunks(flat, spans, sentence_vectors, dim)
+    chunks, parts = _assemble(
+        ordered, new_chunks, new_vectors, previous.rows_by_document() if previous else {}, previous
     )
     index = Index.create(
-        vectors=vectors,
+        vectors=np.concatenate(parts) if parts else np.zeros((0, dim), np.float32),
         chunks=chunks,
         documents={d.doc_id: d for d in ordered},
         model=embedder.identity.as_dict(),
         chunking=chunking_identity(settings),
-        sentences=sentences,
+        sentences=_sentences(ordered, set(new_chunks), fresh_sentences, previous, dim),
         settings=index_settings,
     )
+    stats = _stats(ordered, fresh, old_docs, chunks=len(chunks), embedded=len(flat))
+    return index, replace(stats, seconds=time.perf_counter() - started)
+
+
+def _sentences(
+    ordered: Sequence[Document],
+    fresh_ids: set[str],
+    fresh: SentenceTable,
+    previous: Index | None,
+    dim: int,
+) -> SentenceTable:
+    """The sentence table in document order: this run's for the documents it embedded,
+    the previous index's for the rest."""
+    new = fresh.by_document()
+    old = previous.sentences.by_document() if previous else {}
+    tables = [t for d in ordered if (t := (new if d.doc_id in fresh_ids else old).get(d.doc_id))]
+    return SentenceTable.concat(tables, dim)
+
+
+def _stats(
+    ordered: Sequence[Document],
+    fresh: Sequence[Document],
+    old_docs: Mapping[str, Document],
+    *,
+    chunks: int,
+    embedded: int,
+) -> IndexStats:
     current = {d.doc_id for d in ordered}
-    stats = IndexStats(
+    return IndexStats(
         documents=len(ordered),
-        chunks=len(chunks),
+        chunks=chunks,
         added=sum(1 for d in fresh if d.doc_id not in old_docs),
         updated=sum(1 for d in fresh if d.doc_id in old_docs),
         removed=sum(1 for doc_id in old_docs if doc_id not in current),
         unchanged=len(ordered) - len(fresh),
-        embedded_chunks=len(flat),
-        seconds=time.perf_counter() - started,
+        embedded_chunks=embedded,
+        seconds=0.0,
     )
-    return index, stats
 
 
 def _changed(doc: Document, old_docs: Mapping[str, Document]) -> bool:

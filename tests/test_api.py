@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.api import create_app
+from qa.api.schemas import AskResponse
 from qa.config import Settings
 from tests.conftest import DENMARK_DOC, DENMARK_QUESTION
 
@@ -112,6 +113,16 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/ask", "/documents", "/documents/{doc_id}", "/health"} <= set(paths)
     assert client.get("/docs").status_code == 200
+    ok = paths["/ask"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/AskResponse"}
+
+
+def test_the_ask_body_is_the_response_models_own_json(client: TestClient) -> None:
+    # Serialised by the route itself: byte for byte what the response model would write.
+    r = client.post("/ask", json={"question": DENMARK_QUESTION, "k": 3})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.content == AskResponse.model_validate_json(r.content).model_dump_json().encode()
+    assert int(r.headers["content-length"]) == len(r.content)
 
 
 def test_the_question_length_limit_is_the_setting(service: object) -> None:
