@@ -91,8 +91,10 @@ class QAService:
     def swap_index(self, index: Index) -> None:
         """Serve `index` from now on. One reference assignment: a request sees the old
         index or the new one, never a mix."""
+        # The sentence evidence depends on the index only: keep it when the index stays.
+        evidence = self.retriever.evidence if index is self.index else None
         self.retriever = Retriever(
-            embedder=self.embedder, index=index, settings=self.retrieval_settings
+            embedder=self.embedder, index=index, settings=self.retrieval_settings, evidence=evidence
         )
 
     def ask(

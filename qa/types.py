@@ -43,6 +43,8 @@ class Scores:
     dense: float
     lexical: float | None
     fused: float
+    # The best sentence's evidence in [0, 1] (hybrid search over stored sentences).
+    sentence: float | None = None
 
 
 @dataclass(frozen=True)
