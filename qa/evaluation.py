@@ -73,8 +73,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from qa.scoring import auroc, exact_match, expected_calibration_error, token_f1
 from qa.types import AskResult, Chunk, Document, Passage
 
 SQUAD_SOURCE = "SQuAD 2.0 dev"
@@ -253,6 +254,18 @@ def _string_list(value: Any, *, key: str) -> list[str]:
     return value
 
 
+Split = Literal["dev", "test", "all"]
+
+
+def in_split(qid: str, split: Split) -> bool:
+    """Whether a question belongs to a half, by a hash of its id: "dev" (even) is for
+    tuning (eval/fit_confidence.py), "test" (odd) only for reporting."""
+    if split == "all":
+        return True
+    even = int(hashlib.sha256(qid.encode()).hexdigest(), 16) % 2 == 0
+    return even == (split == "dev")
+
+
 def load_dataset(path: str | Path) -> tuple[list[Document] | None, list[EvalQuestion]]:
     """SQuAD JSON (documents and questions) or JSONL (questions only), told apart by content."""
     text = Path(path).read_text(encoding="utf-8")
@@ -381,6 +394,8 @@ class EvalRecord:
     answer: str | None
     abstained: bool
     latency_s: float
+    confidence: float | None = None  # the reply's top-level confidence
+    short: str | None = None  # the short answer's text, when the reply has one
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.latency_s) and self.latency_s >= 0):
@@ -400,6 +415,10 @@ def record_from_result(
         answer=None if result.answer is None else result.answer.text,
         abstained=abstained,
         latency_s=latency_s,
+        confidence=result.confidence,
+        short=None
+        if result.answer is None or result.answer.short is None
+        else result.answer.short.text,
     )
 
 
@@ -431,6 +450,10 @@ class EvalReport:
     answer_accuracy: float | None
     abstention_precision: float | None
     abstention_recall: float | None
+    exact_match: float | None
+    f1: float | None
+    calibration_error: float | None
+    auroc: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     questions: int
@@ -468,12 +491,45 @@ def summarize(records: Sequence[EvalRecord]) -> EvalReport:
         answer_accuracy=_mean(correct),
         abstention_precision=abstention_precision(abstained=abstained, unanswerable=impossible),
         abstention_recall=abstention_recall(abstained=abstained, unanswerable=impossible),
+        **answer_quality(records),
         latency_p50_ms=percentile(latencies_ms, 50) if records else None,
         latency_p95_ms=percentile(latencies_ms, 95) if records else None,
         questions=len(records),
         answerable=len(answerable),
         unanswerable=len(records) - len(answerable),
     )
+
+
+def prediction(record: EvalRecord) -> str:
+    """What EM and F1 score: the short answer when there is one, else the sentence; an
+    abstention predicts no answer."""
+    if record.abstained:
+        return ""
+    return record.short or record.answer or ""
+
+
+def answer_right(record: EvalRecord) -> bool:
+    """Whether the reply's answer (given or held back) is right: what its confidence
+    estimates. Only an answerable question's gold-bearing sentence is right."""
+    return not record.question.unanswerable and answer_contains_gold(
+        record.answer, record.question.answers
+    )
+
+
+def answer_quality(records: Sequence[EvalRecord]) -> dict[str, float | None]:
+    """EM and F1 over answerable questions; calibration error of the confidence against
+    `answer_right`; AUROC of the confidence, answerable against unanswerable."""
+    answerable = [r for r in records if not r.question.unanswerable]
+    scored = [r for r in records if r.confidence is not None]
+    conf = [float(r.confidence or 0.0) for r in scored]
+    return {
+        "exact_match": _mean([exact_match(prediction(r), r.question.answers) for r in answerable]),
+        "f1": _mean([token_f1(prediction(r), r.question.answers) for r in answerable]),
+        "calibration_error": expected_calibration_error(conf, [answer_right(r) for r in scored])
+        if scored
+        else None,
+        "auroc": auroc(conf, [not r.question.unanswerable for r in scored]),
+    }
 
 
 _TABLE_ROWS = (
@@ -486,6 +542,10 @@ _TABLE_ROWS = (
     ("answer accuracy", "answer_accuracy"),
     ("abstention precision", "abstention_precision"),
     ("abstention recall", "abstention_recall"),
+    ("exact match (SQuAD)", "exact_match"),
+    ("token F1 (SQuAD)", "f1"),
+    ("calibration error", "calibration_error"),
+    ("AUROC answerable", "auroc"),
     ("latency p50 (ms)", "latency_p50_ms"),
     ("latency p95 (ms)", "latency_p95_ms"),
     ("questions", "questions"),

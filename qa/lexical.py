@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -30,7 +31,7 @@ TOKENIZER_VERSION = 1
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A short English stop list: words that match everywhere and rank nothing.
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "a about above after again against all am an and any are as at be because been before "
     "being below between both but by can could did do does doing down during each few for "
     "from further had has have having he her here hers him his how i if in into is it its "
@@ -53,7 +54,7 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
 
 def tokenize(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
     stems: list[str] = _stemmer().stemWords(words)
     return stems
 
@@ -82,6 +83,23 @@ class LexicalIndex:
         weight = None if mask is None else mask.astype(np.float32)
         raw = self._bm25.get_scores(tokens, weight_mask=weight)  # type: ignore[attr-defined]
         return np.asarray(raw, dtype=np.float32)
+
+    def rarity(self, tokens: Sequence[str]) -> list[float]:
+        """Each token's BM25 inverse document frequency over the rows, divided by that of
+        a token no row has: 1.0 for a word the corpus never uses, near 0 for one in every
+        row. A share, so the number means the same in a corpus of any size."""
+        if not self.size:
+            return [1.0] * len(tokens)
+        vocab: dict[str, int] = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        indptr = np.asarray(self._bm25.scores["indptr"])  # type: ignore[attr-defined]
+        n = self.size
+        top = math.log(1 + (n + 0.5) / 0.5)
+        out = []
+        for token in tokens:
+            at = vocab.get(token)
+            df = 0 if at is None else int(indptr[at + 1] - indptr[at])
+            out.append(math.log(1 + (n - df + 0.5) / (df + 0.5)) / top)
+        return out
 
     def save(self, folder: Path) -> None:
         target = folder / "lexical"

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer import AnswerSettings, Candidate, candidates, choose_answer
+from qa.answer import AnswerSettings, Candidate, candidates, choose_answer, question_words
 from qa.config import Settings, chunk_settings, retrieval_settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError
@@ -111,12 +111,27 @@ class QAService:
         passages = retriever.search(query, vector)
         found = candidates(passages, limit=self.answer_settings.passages)
         similarities = self.sentence_similarities(retriever, found, vector)
-        answer = choose_answer(
-            query.text, found, similarities, passages, settings=self.answer_settings
+        answer, conf = choose_answer(
+            query.text,
+            found,
+            similarities,
+            passages,
+            rarity=self.rarity(retriever, query.text),
+            settings=self.answer_settings,
         )
         return AskResult(
-            question=query.text, answer=answer, passages=passages, answerable=answer is not None
+            question=query.text,
+            answer=answer,
+            passages=passages,
+            answerable=answer is not None,
+            confidence=conf,
         )
+
+    @staticmethod
+    def rarity(retriever: Retriever, question: str) -> dict[str, float]:
+        """How rare each of the question's words is in the corpus (for the confidence)."""
+        words = question_words(question)
+        return dict(zip(words, retriever.index.lexical.rarity(words), strict=True))
 
     def sentence_similarities(
         self, retriever: Retriever, found: Sequence[Candidate], vector: np.ndarray

@@ -63,6 +63,16 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The words that answer a factoid question (a number, date, name or place): a span
+    of the answer sentence, `document.text[start:end] == text` exactly."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """The sentence that best answers a question, cited by exact offsets."""
 
@@ -71,6 +81,7 @@ class Answer:
     start: int
     end: int
     confidence: float
+    short: ShortAnswer | None = None
 
 
 @dataclass(frozen=True)
@@ -79,3 +90,7 @@ class AskResult:
     answer: Answer | None
     passages: list[Passage]
     answerable: bool
+    # The probability that `answer` is right, in [0, 1], also when it abstained (then
+    # it is below the threshold), so a client can apply a threshold of its own. The
+    # service always sets it.
+    confidence: float = 0.0
