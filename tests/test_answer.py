@@ -53,7 +53,7 @@ def test_lexical_overlap_counts_content_words() -> None:
 
 def test_sentence_scores_combine_similarity_overlap_and_rank() -> None:
     found = candidates([passage(1, 12, 48), passage(2, 49, 70)], limit=2)
-    settings = AnswerSettings(lexical_weight=0.15, rank_penalty=0.02)
+    settings = AnswerSettings(lexical_weight=0.15, rank_penalty=0.02, kind_bonus=0.0)
     scores = sentence_scores("Who offered to lead?", found, np.array([0.5, 0.52]), settings)
     # "offered", "lead" both in sentence 1 -> +0.15; sentence 2 has neither, rank 2 -> -0.02
     assert np.allclose(scores, [0.65, 0.50])
