@@ -75,7 +75,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from qa.scoring import auroc, exact_match, expected_calibration_error, token_f1
+from qa.scoring import quality
 from qa.types import AskResult, Chunk, Document, Passage
 
 SQUAD_SOURCE = "SQuAD 2.0 dev"
@@ -500,36 +500,17 @@ def summarize(records: Sequence[EvalRecord]) -> EvalReport:
     )
 
 
-def prediction(record: EvalRecord) -> str:
-    """What EM and F1 score: the short answer when there is one, else the sentence; an
-    abstention predicts no answer."""
-    if record.abstained:
-        return ""
-    return record.short or record.answer or ""
-
-
-def answer_right(record: EvalRecord) -> bool:
-    """Whether the reply's answer (given or held back) is right: what its confidence
-    estimates. Only an answerable question's gold-bearing sentence is right."""
-    return not record.question.unanswerable and answer_contains_gold(
-        record.answer, record.question.answers
-    )
-
-
 def answer_quality(records: Sequence[EvalRecord]) -> dict[str, float | None]:
-    """EM and F1 over answerable questions; calibration error of the confidence against
-    `answer_right`; AUROC of the confidence, answerable against unanswerable."""
-    answerable = [r for r in records if not r.question.unanswerable]
+    """EM and F1 of the short answer (else the sentence; an abstention predicts nothing)
+    over answerable questions; the confidence against whether the answer was right."""
     scored = [r for r in records if r.confidence is not None]
-    conf = [float(r.confidence or 0.0) for r in scored]
-    return {
-        "exact_match": _mean([exact_match(prediction(r), r.question.answers) for r in answerable]),
-        "f1": _mean([token_f1(prediction(r), r.question.answers) for r in answerable]),
-        "calibration_error": expected_calibration_error(conf, [answer_right(r) for r in scored])
-        if scored
-        else None,
-        "auroc": auroc(conf, [not r.question.unanswerable for r in scored]),
-    }
+    return quality(
+        predictions=["" if r.abstained else r.short or r.answer or "" for r in records],
+        golds=[r.question.answers for r in records],
+        confidences=[float(r.confidence or 0.0) for r in scored],
+        right=[answer_contains_gold(r.answer, r.question.answers) for r in scored],
+        answerable=[not r.question.unanswerable for r in scored],
+    )
 
 
 _TABLE_ROWS = (

@@ -155,3 +155,30 @@ def trade_off_curve(
     return [
         trade_off(confidences, correct, unanswerable, threshold=i / steps) for i in range(steps + 1)
     ]
+
+
+def quality(
+    *,
+    predictions: Sequence[str],
+    golds: Sequence[Sequence[str]],
+    confidences: Sequence[float],
+    right: Sequence[bool],
+    answerable: Sequence[bool],
+) -> dict[str, float | None]:
+    """EM and F1 averaged over the questions with gold answers; the calibration error of
+    the confidences against `right` (an unanswerable question's answer is never right);
+    AUROC of the confidences, answerable against unanswerable."""
+    scored = [(p, g) for p, g in zip(predictions, golds, strict=True) if g]
+    truly = [ok and a for ok, a in zip(right, answerable, strict=True)]
+    return {
+        "exact_match": _mean([exact_match(p, g) for p, g in scored]),
+        "f1": _mean([token_f1(p, g) for p, g in scored]),
+        "calibration_error": (
+            expected_calibration_error(confidences, truly) if confidences else None
+        ),
+        "auroc": auroc(confidences, answerable),
+    }
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
