@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +43,13 @@ STOPWORDS = frozenset(
 )
 
 
-# bm25s logs every build at DEBUG on its own handler; that is noise on a command line.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its logger to DEBUG when imported and logs every build: noise on a
+    # command line, so quieten it after the import, not before.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @lru_cache(maxsize=1)
@@ -68,9 +74,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
-        import bm25s
-
-        model = bm25s.BM25()
+        model = _bm25s().BM25()
         if texts:
             model.index([tokenize(t) for t in texts], show_progress=False)
         return cls(model, len(texts))
@@ -113,8 +117,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, rows: int, *, mmap: bool = False) -> LexicalIndex:
-        import bm25s
-
+        bm25s = _bm25s()
         target = folder / "lexical"
         size = int(json.loads((target / "size.json").read_text())["rows"])
         if size != rows:

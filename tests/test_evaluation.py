@@ -25,6 +25,7 @@ from qa.evaluation import (
     evaluate,
     format_table,
     hit_at_k,
+    in_split,
     is_hit,
     load_dataset,
     load_jsonl,
@@ -758,3 +759,14 @@ def test_summarize_scores_short_answers_and_the_confidence() -> None:
     # right: 0.9 yes, 0.6 yes (the sentence holds Rome), 0.2 no; bins 0.9, 0.6, 0.2
     assert report.calibration_error == pytest.approx((0.1 + 0.4 + 0.2) / 3)
     assert report.auroc == 1.0  # both answerable questions outscore the unanswerable one
+
+
+def test_splits_halve_the_questions_by_a_hash_of_their_ids() -> None:
+    ids = [f"q{i}" for i in range(200)]
+    dev = [i for i in ids if in_split(i, "dev")]
+    test = [i for i in ids if in_split(i, "test")]
+    assert sorted(dev + test) == sorted(ids) and not set(dev) & set(test)
+    assert 70 < len(dev) < 130  # about half
+    assert all(in_split(i, "all") for i in ids)
+    # sha256("q0") is even or odd once and for all: the split never moves
+    assert in_split("q0", "dev") == (int(hashlib.sha256(b"q0").hexdigest(), 16) % 2 == 0)
