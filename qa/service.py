@@ -91,11 +91,14 @@ class QAService:
     def swap_index(self, index: Index) -> None:
         """Serve `index` from now on. One reference assignment: a request sees the old
         index or the new one, never a mix."""
-        # The sentence evidence depends on the index only: keep it when the index stays.
+        # The sentence evidence depends on the index only: keep it when the index stays,
+        # and build a new one here, on the swapping thread, not in the next request.
         evidence = self.retriever.evidence if index is self.index else None
-        self.retriever = Retriever(
+        retriever = Retriever(
             embedder=self.embedder, index=index, settings=self.retrieval_settings, evidence=evidence
         )
+        _ = retriever.evidence
+        self.retriever = retriever
 
     def ask(
         self,
