@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install index run test check lint typecheck bench eval clean
+.PHONY: install index run test check lint typecheck bench bench-peers eval clean
 
 install: $(STAMP)
 
@@ -44,10 +44,22 @@ bench: install
 	$(BIN)/python benchmarks/bench_workers.py
 	$(BIN)/python benchmarks/bench_extract.py
 
+# Our retrieval against txtai's hybrid search, same model and questions, in one run.
+# txtai brings its own dependencies, so it gets a venv of its own; torch pinned exactly
+# (a loose requirement pulls the CUDA build).
+PEERS ?= .venv-peers
+$(PEERS)/.installed: pyproject.toml
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet 'torch==2.13.0' 'txtai==9.14.0' -e .
+	touch $@
+
+bench-peers: $(PEERS)/.installed
+	$(PEERS)/bin/python benchmarks/bench_peers.py
+
 # Retrieval quality on the SQuAD slice and the seed questions, three methods side by side.
 eval: index
 	$(BIN)/qa eval ../shared/datasets/squad2-dev-3articles.json --compare
 	$(BIN)/qa eval eval/seed-questions.jsonl --compare
 
 clean:
-	rm -rf $(VENV) index .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(PEERS) index .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -163,7 +163,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.evalrun import METHODS, plot_recall, run_eval
+    from qa.answer import AnswerSettings
+    from qa.evalrun import METHODS, format_trade_off, plot_recall, run_eval
     from qa.evaluation import format_table
 
     settings = _settings(args)
@@ -177,16 +178,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
             methods=methods,
             k=args.k,
             limit=args.limit,
+            split=args.split,
             progress=None if args.quiet else _Progress("embedding"),
             embedder=args.embedder_factory(settings),
         )
     except ValueError as exc:  # the loaders say which line is wrong and how
         raise QAError(f"cannot read {args.dataset}: {exc}") from exc
     print(format_table({r.method: r.report for r in results}))
+    print()
+    print(format_trade_off(results[-1], threshold=AnswerSettings().calibration.threshold))
     if args.json:
         payload = {
             "dataset": str(args.dataset),
             "k": args.k,
+            "split": args.split,
             "methods": {r.method: r.report.to_dict() for r in results},
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -203,11 +208,16 @@ def _where(page: int | None, section: str | None) -> str:
 def format_result(result: Any) -> str:
     lines = []
     if result.answer is None:
-        lines.append("The documents don't answer this. The closest passages:")
+        lines.append(
+            f"The documents don't answer this (confidence {result.confidence:.2f})."
+            " The closest passages:"
+        )
     else:
         a = result.answer
+        lines.append(f"Answer (confidence {a.confidence:.2f}): {a.text}")
+        if a.short is not None:
+            lines.append(f"  short answer: {a.short.text} [{a.short.start}:{a.short.end}]")
         lines += [
-            f"Answer (confidence {a.confidence:.2f}): {a.text}",
             f"  cited from {a.doc_id} [{a.start}:{a.end}]{_where(a.page, a.section)}",
             "",
             "Passages:",
@@ -317,9 +327,20 @@ def _eval_parser(sub: Subparsers) -> None:
         help="passages per question (default 10)",
     )
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument(
+        "--split",
+        choices=("all", "dev", "test"),
+        default="all",
+        help="one half of the questions by a hash of their ids: dev for tuning, test for "
+        "reporting (default all)",
+    )
     _index_option(p, "index for JSONL sets (default: $QA_INDEX_DIR)")
     p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
-    p.add_argument("--plot", type=Path, help="draw recall@k against k to this PNG")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        help="draw recall@k against k and the confidence's reliability diagram to this PNG",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_eval)
 

@@ -78,8 +78,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from qa.scoring import quality
 from qa.types import AskResult, Chunk, Document, Passage
 
 SQUAD_SOURCE = "SQuAD 2.0 dev"
@@ -272,6 +273,18 @@ def _string_list(value: Any, *, key: str) -> list[str]:
     return value
 
 
+Split = Literal["dev", "test", "all"]
+
+
+def in_split(qid: str, split: Split) -> bool:
+    """Whether a question belongs to a half, by a hash of its id: "dev" (even) is for
+    tuning (eval/fit_confidence.py), "test" (odd) only for reporting."""
+    if split == "all":
+        return True
+    even = int(hashlib.sha256(qid.encode()).hexdigest(), 16) % 2 == 0
+    return even == (split == "dev")
+
+
 def load_dataset(path: str | Path) -> tuple[list[Document] | None, list[EvalQuestion]]:
     """SQuAD JSON (documents and questions) or JSONL (questions only), told apart by content."""
     text = Path(path).read_text(encoding="utf-8")
@@ -405,6 +418,8 @@ class EvalRecord:
     abstained: bool
     latency_s: float
     pages: tuple[int | None, ...] = ()  # each returned passage's page
+    confidence: float | None = None  # the reply's top-level confidence
+    short: str | None = None  # the short answer's text, when the reply has one
 
     def page_right(self) -> bool | None:
         """Whether the first hit is on the gold page; None without a gold page or a hit."""
@@ -432,6 +447,10 @@ def record_from_result(
         abstained=abstained,
         latency_s=latency_s,
         pages=tuple(p.page for p in result.passages),
+        confidence=result.confidence,
+        short=None
+        if result.answer is None or result.answer.short is None
+        else result.answer.short.text,
     )
 
 
@@ -463,6 +482,10 @@ class EvalReport:
     answer_accuracy: float | None
     abstention_precision: float | None
     abstention_recall: float | None
+    exact_match: float | None
+    f1: float | None
+    calibration_error: float | None
+    auroc: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     questions: int
@@ -501,6 +524,7 @@ def summarize(records: Sequence[EvalRecord]) -> EvalReport:
         answer_accuracy=_mean(correct),
         abstention_precision=abstention_precision(abstained=abstained, unanswerable=impossible),
         abstention_recall=abstention_recall(abstained=abstained, unanswerable=impossible),
+        **answer_quality(records),
         latency_p50_ms=percentile(latencies_ms, 50) if records else None,
         latency_p95_ms=percentile(latencies_ms, 95) if records else None,
         questions=len(records),
@@ -509,6 +533,19 @@ def summarize(records: Sequence[EvalRecord]) -> EvalReport:
         page_accuracy=_mean(
             [float(right) for r in records if (right := r.page_right()) is not None]
         ),
+    )
+
+
+def answer_quality(records: Sequence[EvalRecord]) -> dict[str, float | None]:
+    """EM and F1 of the short answer (else the sentence; an abstention predicts nothing)
+    over answerable questions; the confidence against whether the answer was right."""
+    scored = [r for r in records if r.confidence is not None]
+    return quality(
+        predictions=["" if r.abstained else r.short or r.answer or "" for r in records],
+        golds=[r.question.answers for r in records],
+        confidences=[float(r.confidence or 0.0) for r in scored],
+        right=[answer_contains_gold(r.answer, r.question.answers) for r in scored],
+        answerable=[not r.question.unanswerable for r in scored],
     )
 
 
@@ -523,6 +560,10 @@ _TABLE_ROWS = (
     ("page accuracy", "page_accuracy"),
     ("abstention precision", "abstention_precision"),
     ("abstention recall", "abstention_recall"),
+    ("exact match (SQuAD)", "exact_match"),
+    ("token F1 (SQuAD)", "f1"),
+    ("calibration error", "calibration_error"),
+    ("AUROC answerable", "auroc"),
     ("latency p50 (ms)", "latency_p50_ms"),
     ("latency p95 (ms)", "latency_p95_ms"),
     ("questions", "questions"),

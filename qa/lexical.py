@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +32,7 @@ TOKENIZER_VERSION = 1
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A short English stop list: words that match everywhere and rank nothing.
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "a about above after again against all am an and any are as at be because been before "
     "being below between both but by can could did do does doing down during each few for "
     "from further had has have having he her here hers him his how i if in into is it its "
@@ -41,8 +43,13 @@ _STOPWORDS = frozenset(
 )
 
 
-# bm25s logs every build at DEBUG on its own handler; that is noise on a command line.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its logger to DEBUG when imported and logs every build: noise on a
+    # command line, so quieten it after the import, not before.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @lru_cache(maxsize=1)
@@ -53,7 +60,7 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
 
 def tokenize(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
     stems: list[str] = _stemmer().stemWords(words)
     return stems
 
@@ -67,9 +74,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
-        import bm25s
-
-        model = bm25s.BM25()
+        model = _bm25s().BM25()
         if texts:
             model.index([tokenize(t) for t in texts], show_progress=False)
         return cls(model, len(texts))
@@ -83,6 +88,23 @@ class LexicalIndex:
         raw = self._bm25.get_scores(tokens, weight_mask=weight)  # type: ignore[attr-defined]
         return np.asarray(raw, dtype=np.float32)
 
+    def rarity(self, tokens: Sequence[str]) -> list[float]:
+        """Each token's BM25 inverse document frequency over the rows, divided by that of
+        a token no row has: 1.0 for a word the corpus never uses, near 0 for one in every
+        row. A share, so the number means the same in a corpus of any size."""
+        if not self.size:
+            return [1.0] * len(tokens)
+        vocab: dict[str, int] = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        indptr = np.asarray(self._bm25.scores["indptr"])  # type: ignore[attr-defined]
+        n = self.size
+        top = math.log(1 + (n + 0.5) / 0.5)
+        out = []
+        for token in tokens:
+            at = vocab.get(token)
+            df = 0 if at is None else int(indptr[at + 1] - indptr[at])
+            out.append(math.log(1 + (n - df + 0.5) / (df + 0.5)) / top)
+        return out
+
     def save(self, folder: Path) -> None:
         target = folder / "lexical"
         target.mkdir()
@@ -95,8 +117,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, rows: int, *, mmap: bool = False) -> LexicalIndex:
-        import bm25s
-
+        bm25s = _bm25s()
         target = folder / "lexical"
         size = int(json.loads((target / "size.json").read_text())["rows"])
         if size != rows:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer import AnswerSettings, Candidate, candidates, choose_answer
+from qa.answer import AnswerSettings, Candidate, candidates, choose_answer, question_words
 from qa.config import Settings, chunk_settings, retrieval_settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError
@@ -92,9 +92,14 @@ class QAService:
     def swap_index(self, index: Index) -> None:
         """Serve `index` from now on. One reference assignment: a request sees the old
         index or the new one, never a mix."""
-        self.retriever = Retriever(
-            embedder=self.embedder, index=index, settings=self.retrieval_settings
+        # The sentence evidence depends on the index only: keep it when the index stays,
+        # and build a new one here, on the swapping thread, not in the next request.
+        evidence = self.retriever.evidence if index is self.index else None
+        retriever = Retriever(
+            embedder=self.embedder, index=index, settings=self.retrieval_settings, evidence=evidence
         )
+        _ = retriever.evidence
+        self.retriever = retriever
 
     def ask(
         self,
@@ -110,8 +115,13 @@ class QAService:
         passages = retriever.search(query, vector)
         found = candidates(passages, limit=self.answer_settings.passages)
         similarities = self.sentence_similarities(retriever, found, vector)
-        answer = choose_answer(
-            query.text, found, similarities, passages, settings=self.answer_settings
+        answer, conf = choose_answer(
+            query.text,
+            found,
+            similarities,
+            passages,
+            rarity=self.rarity(retriever, query.text),
+            settings=self.answer_settings,
         )
         if answer is not None:
             doc = retriever.index.documents[answer.doc_id]
@@ -119,8 +129,18 @@ class QAService:
                 answer, page=doc.page_at(answer.start), section=doc.section_at(answer.start)
             )
         return AskResult(
-            question=query.text, answer=answer, passages=passages, answerable=answer is not None
+            question=query.text,
+            answer=answer,
+            passages=passages,
+            answerable=answer is not None,
+            confidence=conf,
         )
+
+    @staticmethod
+    def rarity(retriever: Retriever, question: str) -> dict[str, float]:
+        """How rare each of the question's words is in the corpus (for the confidence)."""
+        words = question_words(question)
+        return dict(zip(words, retriever.index.lexical.rarity(words), strict=True))
 
     def sentence_similarities(
         self, retriever: Retriever, found: Sequence[Candidate], vector: np.ndarray

@@ -82,6 +82,8 @@ class Scores:
     dense: float
     lexical: float | None
     fused: float
+    # The best sentence's evidence in [0, 1] (hybrid search over stored sentences).
+    sentence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,16 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The words that answer a factoid question (a number, date, name or place): a span
+    of the answer sentence, `document.text[start:end] == text` exactly."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """The sentence that best answers a question, cited by exact offsets."""
 
@@ -112,6 +124,7 @@ class Answer:
     confidence: float
     page: int | None = None
     section: str | None = None
+    short: ShortAnswer | None = None
 
 
 @dataclass(frozen=True)
@@ -120,3 +133,7 @@ class AskResult:
     answer: Answer | None
     passages: list[Passage]
     answerable: bool
+    # The probability that `answer` is right, in [0, 1], also when it abstained (then
+    # it is below the threshold), so a client can apply a threshold of its own. The
+    # service always sets it.
+    confidence: float = 0.0

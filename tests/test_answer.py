@@ -5,8 +5,10 @@ import math
 import numpy as np
 
 from qa.answer import (
+    FEATURES,
     AnswerSettings,
     Calibration,
+    Evidence,
     candidates,
     choose_answer,
     confidence,
@@ -51,7 +53,7 @@ def test_lexical_overlap_counts_content_words() -> None:
 
 def test_sentence_scores_combine_similarity_overlap_and_rank() -> None:
     found = candidates([passage(1, 12, 48), passage(2, 49, 70)], limit=2)
-    settings = AnswerSettings(lexical_weight=0.15, rank_penalty=0.02)
+    settings = AnswerSettings(lexical_weight=0.15, rank_penalty=0.02, kind_bonus=0.0)
     scores = sentence_scores("Who offered to lead?", found, np.array([0.5, 0.52]), settings)
     # "offered", "lead" both in sentence 1 -> +0.15; sentence 2 has neither, rank 2 -> -0.02
     assert np.allclose(scores, [0.65, 0.50])
@@ -62,25 +64,59 @@ def test_features_by_hand() -> None:
         passage(1, 12, 48, dense=0.6, lexical=3.0, fused=1.0),
         passage(2, 49, 70, dense=0.7, lexical=1.0, fused=0.4),
     ]
-    got = features(ps, best_sentence=0.65)
-    # dense top 0.6; log1p(max lexical 3) ; gap 1.0-0.4 ; dense argmax (1) != lexical argmax (0)
-    assert np.allclose(got, [0.6, math.log1p(3.0), 0.6, 0.0, 0.65])
+    evidence = Evidence(
+        question="When did Denmark offer to lead the Iraq mission?",
+        sentence="Denmark offered to lead the mission.",
+        passage="Denmark offered to lead the mission. Canada leads it now.",
+        similarity=0.65,
+        rarity={"denmark": 0.5, "offer": 0.25, "lead": 0.25, "iraq": 1.0, "mission": 0.0},
+        short_found=False,
+    )
+    got = features(ps, evidence)
+    # words denmark offer lead iraq mission, weights 0.5 .25 .25 1 0 (sum 2): the sentence
+    # and passage hold all but "iraq" -> 1.0/2.0; of the names Denmark and Iraq, Iraq is
+    # missing -> 0.5; "when" asks for a date that the sentence lacks; gap 1.0 - 0.4; the
+    # dense (passage 2) and BM25 (passage 1) rankings disagree.
+    assert np.allclose(got, [0.6, 0.65, 0.5, 0.5, 0.5, 1.0, 0.6, 0.0])
+    assert len(got) == len(FEATURES)
 
 
-def test_choose_answer_abstains_below_the_threshold() -> None:
+def test_choose_answer_abstains_below_the_threshold_and_reports_the_confidence() -> None:
     found = candidates([passage(1, 12, 70)], limit=1)
     sims = np.array([0.9, 0.1])
-    always = AnswerSettings(calibration=Calibration(bias=10.0, weights=(0, 0, 0, 0, 0)))
-    never = AnswerSettings(calibration=Calibration(bias=-10.0, weights=(0, 0, 0, 0, 0)))
-    answer = choose_answer("Who offered?", found, sims, [passage(1, 12, 70)], settings=always)
+    zeros = (0.0,) * len(FEATURES)
+    always = AnswerSettings(calibration=Calibration(bias=10.0, weights=zeros))
+    never = AnswerSettings(calibration=Calibration(bias=-10.0, weights=zeros))
+    answer, conf = choose_answer("Who offered?", found, sims, [passage(1, 12, 70)], settings=always)
     assert answer is not None and answer.text == "Denmark offered to lead the mission."
     assert (answer.start, answer.end) == (12, 48)
-    assert answer.confidence == round(1 / (1 + math.exp(-10)), 4)
-    assert choose_answer("Who offered?", found, sims, [passage(1, 12, 70)], settings=never) is None
-    assert choose_answer("q", [], np.zeros(0), []) is None
+    assert answer.confidence == conf == round(1 / (1 + math.exp(-10)), 4)
+    held, low = choose_answer("Who offered?", found, sims, [passage(1, 12, 70)], settings=never)
+    assert held is None and low == round(1 / (1 + math.exp(10)), 4)
+    assert choose_answer("q", [], np.zeros(0), []) == (None, 0.0)
+
+
+def test_choose_answer_prefers_the_sentence_with_the_number_counted() -> None:
+    text = "Since 2019 Lithuania has joined the coalition. Lithuania deploys 30 soldiers there."
+    p = Passage(1, Chunk("d.md", 0, len(text), text), "D", {}, Scores(0.7, 2.0, 1.0))
+    found = candidates([p], limit=1)
+    # The model likes the first sentence a little more; the count of soldiers wins.
+    sims = np.array([0.62, 0.55])
+    settings = AnswerSettings(calibration=Calibration(bias=10.0, weights=(0.0,) * len(FEATURES)))
+    answer, _ = choose_answer(
+        "How many soldiers does Lithuania deploy to the coalition?",
+        found,
+        sims,
+        [p],
+        settings=settings,
+    )
+    assert answer is not None and answer.text == "Lithuania deploys 30 soldiers there."
+    assert answer.short is not None and answer.short.text == "30"
+    assert text[answer.short.start : answer.short.end] == "30"
 
 
 def test_confidence_is_the_logistic_of_the_weighted_sum() -> None:
-    cal = Calibration(bias=-1.0, weights=(2.0, 0.0, 0.0, 0.0, 1.0))
-    assert math.isclose(confidence([0.5, 9, 9, 9, 1.0], cal), 1 / (1 + math.exp(-1.0)))
-    assert confidence([1e9, 0, 0, 0, 0], cal) == 1 / (1 + math.exp(-60))  # clamped, no overflow
+    cal = Calibration(bias=-1.0, weights=(2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0))
+    values = [0.5, 9, 9, 9, 1.0, 0, 0, 0]
+    assert math.isclose(confidence(values, cal), 1 / (1 + math.exp(-1.0)))
+    assert confidence([1e9, 0, 0, 0, 0, 0, 0, 0], cal) == 1 / (1 + math.exp(-60))  # clamped

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from qa.answer import AnswerSettings
 from qa.api import create_app
 from qa.api.schemas import AskResponse
 from qa.config import Settings
@@ -41,6 +42,23 @@ def test_an_off_topic_question_abstains_but_still_lists_passages(client: TestCli
     body = client.post("/ask", json={"question": "How do I bake sourdough bread?", "k": 3}).json()
     assert body["answerable"] is False and body["answer"] is None
     assert len(body["passages"]) == 3
+    # The confidence comes also with an abstention, below the service's threshold.
+    assert 0.0 <= body["confidence"] < AnswerSettings().calibration.threshold
+
+
+def test_a_factoid_question_gets_a_short_answer_inside_its_sentence(client: TestClient) -> None:
+    question = "How many soldiers does Lithuania deploy to the Global Coalition against Daesh?"
+    body = client.post("/ask", json={"question": question}).json()
+    a = body["answer"]
+    assert body["confidence"] == a["confidence"] and 0.0 < body["confidence"] <= 1.0
+    assert a["short"]["text"] == "30" and "30 soldiers" in a["text"]
+    doc = client.get(f"/documents/{a['doc_id']}").json()["text"]
+    short = a["short"]
+    assert doc[short["start"] : short["end"]] == "30"
+    assert a["start"] <= short["start"] < short["end"] <= a["end"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "confidence" in schema["AskResponse"]["required"]
+    assert set(schema["ShortAnswerOut"]["properties"]) == {"text", "start", "end"}
 
 
 def test_documents_list_and_detail(client: TestClient) -> None:

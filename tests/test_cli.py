@@ -36,6 +36,11 @@ def test_index_then_ask_from_the_command_line(tmp_path: Path, corpus_copy: Path)
     as_json = qa("ask", DENMARK_QUESTION, "--json", "--k", "3", env={"QA_INDEX_DIR": str(index)})
     body = json.loads(as_json.stdout)
     assert body["passages"][0]["doc_id"] == DENMARK_DOC and len(body["passages"]) == 3
+    assert 0.0 <= body["confidence"] <= 1.0 and "short" in body["answer"]
+
+    factoid = "How many soldiers does Lithuania deploy to the Global Coalition against Daesh?"
+    counted = qa("ask", factoid, "--index", str(index), "--k", "2")
+    assert counted.stdout.splitlines()[1].startswith("  short answer: 30 [")
 
 
 def test_cli_errors_are_one_clear_line_and_a_nonzero_exit(tmp_path: Path) -> None:

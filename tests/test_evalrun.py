@@ -105,9 +105,15 @@ def test_the_eval_command_prints_writes_json_and_plots(tmp_path: Path) -> None:
     header = out.stdout.splitlines()[0].split()
     assert header == ["metric", "dense", "lexical", "hybrid"]
     assert "abstention recall" in out.stdout and "latency p95 (ms)" in out.stdout
+    assert "token F1 (SQuAD)" in out.stdout and "calibration error" in out.stdout
+    curve = [line for line in out.stdout.splitlines() if line.strip()[:4] in ("0.00", "1.00")]
+    # threshold 0 answers everything, threshold 1 nothing: the curve's two ends
+    assert curve[0].split()[2] == "1.000" and curve[-1].split()[1:3] == ["0.000", "0.000"]
+    assert "<- the service's threshold" in out.stdout
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["methods"]["hybrid"]["hit_at_1"] == 1.0
     assert data["methods"]["hybrid"]["abstention_recall"] == 1.0
+    assert data["split"] == "all" and data["methods"]["hybrid"]["exact_match"] is not None
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -25,6 +25,7 @@ from qa.evaluation import (
     evaluate,
     format_table,
     hit_at_k,
+    in_split,
     is_hit,
     load_dataset,
     load_jsonl,
@@ -38,7 +39,7 @@ from qa.evaluation import (
     slug,
     summarize,
 )
-from qa.types import Answer, AskResult, Chunk, Document, Passage, Scores
+from qa.types import Answer, AskResult, Chunk, Document, Passage, Scores, ShortAnswer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SQUAD_SLICE = REPO_ROOT.parent / "shared" / "datasets" / "squad2-dev-3articles.json"
@@ -329,6 +330,10 @@ def test_summarize_nothing_gives_none() -> None:
         "answer_accuracy": None,
         "abstention_precision": None,
         "abstention_recall": None,
+        "exact_match": None,
+        "f1": None,
+        "calibration_error": None,
+        "auroc": None,
         "latency_p50_ms": None,
         "latency_p95_ms": None,
         "questions": 0,
@@ -359,19 +364,26 @@ def test_record_latency_must_be_sane() -> None:
 def _ask_result(answer: Answer | None, *, answerable: bool) -> AskResult:
     chunks = [Chunk("d.md", 0, 4, "Lyon"), Chunk("d.md", 10, 15, "Paris")]
     passages = [passage(c, i) for i, c in enumerate(chunks, 1)]
-    return AskResult("Capital?", answer, passages, answerable)
+    conf = 0.05 if answer is None else answer.confidence
+    return AskResult("Capital?", answer, passages, answerable, confidence=conf)
 
 
 def test_record_from_result() -> None:
     question = q("paris")
     answered = record_from_result(
         question,
-        _ask_result(Answer("Paris", "d.md", 10, 15, 0.9), answerable=True),
+        _ask_result(
+            Answer("Paris", "d.md", 10, 15, 0.9, short=ShortAnswer("Paris", 10, 15)),
+            answerable=True,
+        ),
         latency_s=0.5,
     )
-    assert answered == EvalRecord(question, (False, True), "Paris", False, 0.5, (None, None))
+    assert answered == EvalRecord(
+        question, (False, True), "Paris", False, 0.5, (None, None), confidence=0.9, short="Paris"
+    )
     no_answer = record_from_result(question, _ask_result(None, answerable=False), latency_s=0.1)
     assert no_answer.abstained and no_answer.answer is None
+    assert no_answer.confidence == 0.05  # kept when abstaining
     # An answer flagged as not answerable is an abstention too.
     flagged = _ask_result(Answer("Lyon", "d.md", 0, 4, 0.1), answerable=False)
     assert record_from_result(question, flagged, latency_s=0.1).abstained
@@ -411,6 +423,10 @@ def test_format_table() -> None:
         "answer accuracy        0.333   n/a",
         "abstention precision   0.500   n/a",
         "abstention recall      0.500   n/a",
+        "exact match (SQuAD)    0.000   n/a",
+        "token F1 (SQuAD)       0.167   n/a",
+        "calibration error        n/a   n/a",  # these records carry no confidence
+        "AUROC answerable         n/a   n/a",
         "latency p50 (ms)      30.000   n/a",
         "latency p95 (ms)      48.000   n/a",
         "questions                  5     0",
@@ -743,3 +759,38 @@ def test_page_accuracy_counts_the_first_hit_on_the_gold_page() -> None:
     assert summarize(records).page_accuracy == 0.5
     with pytest.raises(ValueError, match="'page' must be a page number >= 1, given with 'doc_id'"):
         _parse_jsonl('{"question": "q?", "answers": ["x"], "page": 2}', source="set")
+
+
+def _scored(
+    question: EvalQuestion, answer: str | None, conf: float, short: str | None = None
+) -> EvalRecord:
+    return EvalRecord(question, (), answer, answer is None, 0.0, confidence=conf, short=short)
+
+
+def test_summarize_scores_short_answers_and_the_confidence() -> None:
+    paris = EvalQuestion("Capital?", answers=("Paris",))
+    rome = EvalQuestion("Italy's capital?", answers=("Rome",))
+    moon = EvalQuestion("Capital of the Moon?", unanswerable=True)
+    records = [
+        _scored(paris, "The capital is Paris.", 0.9, short="Paris"),  # EM 1, F1 1, right
+        _scored(rome, "The capital is Milan, not far from Rome.", 0.6),  # sentence vs gold
+        _scored(moon, None, 0.2),  # abstained: nothing to be right about
+    ]
+    report = summarize(records)
+    # F1 of "capital is milan not far from rome" (7 tokens) vs "rome": P 1/7, R 1 -> 0.25
+    assert report.exact_match == pytest.approx(0.5)
+    assert report.f1 == pytest.approx((1.0 + 0.25) / 2)
+    # right: 0.9 yes, 0.6 yes (the sentence holds Rome), 0.2 no; bins 0.9, 0.6, 0.2
+    assert report.calibration_error == pytest.approx((0.1 + 0.4 + 0.2) / 3)
+    assert report.auroc == 1.0  # both answerable questions outscore the unanswerable one
+
+
+def test_splits_halve_the_questions_by_a_hash_of_their_ids() -> None:
+    ids = [f"q{i}" for i in range(200)]
+    dev = [i for i in ids if in_split(i, "dev")]
+    test = [i for i in ids if in_split(i, "test")]
+    assert sorted(dev + test) == sorted(ids) and not set(dev) & set(test)
+    assert 70 < len(dev) < 130  # about half
+    assert all(in_split(i, "all") for i in ids)
+    # sha256("q0") is even or odd once and for all: the split never moves
+    assert in_split("q0", "dev") == (int(hashlib.sha256(b"q0").hexdigest(), 16) % 2 == 0)

@@ -239,6 +239,25 @@ def test_answer_shows_sentence_and_numbered_citations(page: Page, server: Server
     expect(page.get_by_label("Your question")).to_have_value("")
 
 
+def test_the_short_answer_is_bold_within_its_sentence(page: Page, server: Server) -> None:
+    page.goto(server.url + "/")
+    result = ask(
+        page, "How many soldiers does Lithuania deploy to the Global Coalition against Daesh?"
+    )
+    answer = result["answer"]
+    assert answer["short"]["text"] == "30"
+    sentence = page.locator("article.reply").last.locator(".answer-text")
+    expect(sentence.locator("strong.short-answer")).to_have_count(1)
+    expect(sentence.locator("strong.short-answer")).to_have_text("30")
+    # The bold words sit where the offsets say, inside the unchanged sentence.
+    before = answer["text"][: answer["short"]["start"] - answer["start"]]
+    text = sentence.evaluate(
+        "p => p.firstChild.textContent + p.querySelector('strong').textContent"
+    )
+    assert text == before + "30"
+    expect(sentence).to_contain_text(answer["text"])
+
+
 def test_citation_opens_document_with_exact_highlights_and_shareable_url(
     page: Page, server: Server, api: httpx.Client, browser: Browser, page_errors: PageErrors
 ) -> None:

@@ -3,6 +3,7 @@ functions that shape domain results into them. Every input is bounded here."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -87,6 +88,12 @@ class PassageOut(BaseModel):
     section: str | None = Field(description="The heading the passage sits under, or null.")
 
 
+class ShortAnswerOut(BaseModel):
+    text: str = Field(description="the words that answer a factoid question")
+    start: int = Field(description="offset into the document text; text == doc[start:end]")
+    end: int
+
+
 class AnswerOut(BaseModel):
     text: str
     doc_id: str
@@ -95,11 +102,22 @@ class AnswerOut(BaseModel):
     confidence: float
     page: int | None = Field(description="The 1-based page where the answer starts, or null.")
     section: str | None = Field(description="The heading the answer sits under, or null.")
+    short: ShortAnswerOut | None = Field(
+        default=None,
+        description="inside the answer sentence, for questions after a number, date, "
+        "person or place; null otherwise",
+    )
 
 
 class AskResponse(BaseModel):
     question: str
     answerable: bool
+    confidence: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="the probability that the answer is right; given also when the service "
+        "abstains (then below its threshold), so a client may apply its own",
+    )
     answer: AnswerOut | None
     passages: list[PassageOut]
 
@@ -270,6 +288,7 @@ def passage_out(p: Passage) -> PassageOut:
 def answer_out(a: Answer | None) -> AnswerOut | None:
     if a is None:
         return None
+    short = None if a.short is None else ShortAnswerOut(**asdict(a.short))
     return AnswerOut(
         text=a.text,
         doc_id=a.doc_id,
@@ -278,6 +297,7 @@ def answer_out(a: Answer | None) -> AnswerOut | None:
         confidence=a.confidence,
         page=a.page,
         section=a.section,
+        short=short,
     )
 
 
@@ -285,6 +305,7 @@ def ask_response(result: AskResult) -> AskResponse:
     return AskResponse(
         question=result.question,
         answerable=result.answerable,
+        confidence=result.confidence,
         answer=answer_out(result.answer),
         passages=[passage_out(p) for p in result.passages],
     )

@@ -428,7 +428,7 @@
       h(
         "p",
         { className: "answer-text" },
-        answer.text,
+        sentenceWithShort(answer),
         " ",
         h("span", { className: "answer-cites" }, markers),
       ),
@@ -444,6 +444,25 @@
           : null,
       ),
     );
+  }
+
+  /**
+   * The answer sentence with its short answer (document offsets in code points,
+   * inside the sentence) in bold; the plain sentence when there is none or its
+   * offsets do not fit.
+   */
+  function sentenceWithShort(answer) {
+    const text = String(answer.text || "");
+    const short = answer.short;
+    if (!short || !Number.isFinite(short.start) || !Number.isFinite(short.end)) return text;
+    const range = [short.start - answer.start, short.end - answer.start];
+    const units = unitRange(text, range, codePointsToUnits(text, range));
+    if (!units || units[0] < 0 || text.slice(units[0], units[1]) !== short.text) return text;
+    return [
+      text.slice(0, units[0]),
+      h("strong", { className: "short-answer" }, text.slice(units[0], units[1])),
+      text.slice(units[1]),
+    ];
   }
 
   function renderPassage(passage, index, answer, isCited, replyId) {
