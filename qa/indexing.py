@@ -20,7 +20,7 @@ from qa.lexical import TOKENIZER_VERSION
 from qa.originals import OriginalStore
 from qa.sentences import SentenceTable, chunk_sentence_spans
 from qa.types import Chunk, Document
-from qa.windows import POOLING_VERSION, embed_chunks
+from qa.windows import POOLING_VERSION, embed_chunks, window_tokens
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def build_index(
         {d.doc_id: d.text for d in fresh},
         flat,
         spans,
+        window_tokens=window_tokens(settings),
         batch_size=batch_size,
         progress=progress,
     )
