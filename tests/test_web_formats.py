@@ -240,6 +240,18 @@ def test_page_view_steps_through_a_span_that_crosses_pages(
         assert not layout["outside"], layout
         view.screenshot(path=str(ARTIFACTS / "page-view-phone.png"))
 
+        # Zoom shows the page at its own size, scrolled sideways in its frame; and back.
+        zoom = view.get_by_role("button", name="Zoom")
+        for zoomed in (True, False):
+            zoom.click()
+            expect(zoom).to_have_attribute("aria-pressed", str(zoomed).lower())
+            expect_page_image(view, PDF_DOC, first["page"], span)
+            sizes = view.locator("#doc-body .page-frame").evaluate(
+                "f => [f.scrollWidth, f.clientWidth, f.querySelector('img').naturalWidth]"
+            )
+            assert (sizes[0] >= sizes[2] > sizes[1]) if zoomed else sizes[0] == sizes[1], sizes
+        expect(zoom).to_be_focused()
+
         # Next: the rest of the span; then a page without it, drawn plain.
         next_button = view.get_by_role("button", name="Next page")
         next_button.click()

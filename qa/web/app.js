@@ -895,6 +895,7 @@
   // ----------------------------------------------------------------- page view
 
   let pageView = null; // the paged document on show: {doc, target, pages, page, highlight}
+  let pageZoomed = false; // the page at its own size (scrolls sideways): for small screens
 
   function pagesOf(doc) {
     if (!doc || !Array.isArray(doc.pages)) return [];
@@ -1029,6 +1030,14 @@
         ? toggleGroup("Highlight", [["passage", "Passage"], ["answer", "Answer"]],
           state.highlight, setHighlight, "Highlight")
         : null,
+      h("button", {
+        type: "button", className: "button button-quiet pager-button", "data-action": "zoom",
+        "aria-pressed": String(pageZoomed),
+        onclick: () => {
+          pageZoomed = !pageZoomed;
+          renderPage(state);
+        },
+      }, "Zoom"),
     ].filter(Boolean));
     ui.docBody.replaceChildren(pageFigure(state));
     ui.docBody.scrollTop = 0;
@@ -1052,7 +1061,9 @@
   function pageFigure(state) {
     const url = pageImageUrl(state, state.page);
     const caption = pageCaption(state);
-    const frame = h("div", { className: "page-frame", "aria-busy": "true" },
+    const frame = h("div", {
+      className: "page-frame" + (pageZoomed ? " is-zoomed" : ""), "aria-busy": "true",
+    },
       h("p", { className: "page-loading" }, `Loading page ${state.page}…`));
     const image = h("img", {
       className: "page-image",
@@ -1375,9 +1386,10 @@
 
   // A file dropped anywhere on the page opens the dialog with it; the drop zone lights up.
   window.addEventListener("dragover", (event) => {
-    if (!draggingFiles(event) || ui.add.hidden) return;
+    if (!draggingFiles(event)) return;
+    // Taken even when adding is off: a stray drop must not replace the conversation.
     event.preventDefault();
-    event.dataTransfer.dropEffect = "copy";
+    event.dataTransfer.dropEffect = ui.add.hidden ? "none" : "copy";
     ui.dropZone.classList.toggle("is-over", ui.dropZone.contains(event.target));
   });
   window.addEventListener("dragleave", (event) => {
