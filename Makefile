@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_ask.py
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_workers.py
+	$(BIN)/python benchmarks/bench_extract.py
 
 # Retrieval quality on the SQuAD slice and the seed questions, three methods side by side.
 eval: index

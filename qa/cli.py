@@ -195,6 +195,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _where(page: int | None, section: str | None) -> str:
+    """Where a citation sits, as a reader looks for it: its page, or its heading."""
+    return (f" p. {page}" if page else "") + (f" § {section}" if section else "")
+
+
 def format_result(result: Any) -> str:
     lines = []
     if result.answer is None:
@@ -203,14 +208,17 @@ def format_result(result: Any) -> str:
         a = result.answer
         lines += [
             f"Answer (confidence {a.confidence:.2f}): {a.text}",
-            f"  cited from {a.doc_id} [{a.start}:{a.end}]",
+            f"  cited from {a.doc_id} [{a.start}:{a.end}]{_where(a.page, a.section)}",
             "",
             "Passages:",
         ]
     for p in result.passages:
         meta = ", ".join(str(p.metadata[k]) for k in ("date", "source") if p.metadata.get(k))
         lines.append(f"{p.rank:>2}. {p.title}" + (f" ({meta})" if meta else ""))
-        lines.append(f"    {p.chunk.doc_id} [{p.chunk.start}:{p.chunk.end}]  score {p.score:.3f}")
+        where = _where(p.page, p.section)
+        lines.append(
+            f"    {p.chunk.doc_id} [{p.chunk.start}:{p.chunk.end}]{where}  score {p.score:.3f}"
+        )
         snippet = " ".join(p.chunk.text.split())
         lines.append(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
     return "\n".join(lines)
