@@ -373,6 +373,28 @@ def test_wrong_key_shows_the_401_message_and_is_not_kept(page: Page, server: Ser
     assert storage(page) == {"session": {}, "local": {}, "cookie": ""}
 
 
+def test_unreadable_file_shows_the_422_message_and_keeps_the_accepted_key(
+    page: Page, server: Server, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"this is not a PDF")
+    page.goto(server.url + "/")
+    open_add_dialog(page)
+    page.get_by_label("API key").fill(KEY)
+    page.locator("#file-input").set_input_files(str(broken))
+    with page.expect_response(lambda r: r.url.endswith("/documents")) as info:
+        page.get_by_label("API key").press("Enter")
+    assert info.value.status == 422, info.value.text()
+    body = info.value.json()
+    assert "not a readable PDF" in body["message"]
+    error = page.locator("#add-status [role=alert]")
+    expect(error.locator(".error-title")).to_have_text("The file could not be read")
+    expect(error.locator(".error-message")).to_have_text(body["message"])
+    # The service checked the key before the file: it is kept, and not asked for again.
+    expect(page.locator("#key-saved")).to_be_visible()
+    assert storage(page) == {"session": {"qa.apiKey": KEY}, "local": {}, "cookie": ""}
+
+
 def test_upload_with_the_key_answers_from_the_new_pdf(
     browser: Browser, page_errors: PageErrors, page: Page, server: Server, api: httpx.Client
 ) -> None:

@@ -1336,6 +1336,11 @@
         storeKey(null);
         showKeyState();
         ui.keyInput.select();
+      } else if (apiError.status === 415 || apiError.status === 422) {
+        // The key was checked before the file was read: it is good, keep it.
+        storeKey(key);
+        ui.keyInput.value = "";
+        showKeyState();
       }
       setAddStatus("error", uploadErrorTitle(apiError), apiError.message);
     } finally {
