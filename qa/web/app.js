@@ -11,6 +11,7 @@
   const LONG_PASSAGE_CHARS = 360;
   const VIEW_PAGE = "page";
   const VIEW_TEXT = "text";
+  const FORMAT_NAMES = { pdf: "PDF", html: "Web page", docx: "Word document" };
   const UPLOAD_SUFFIXES = [".md", ".txt", ".pdf", ".html", ".htm", ".docx"];
   // The API key for uploads lives in this tab's session storage only: never
   // localStorage, never a cookie, so it goes when the tab does.
@@ -873,8 +874,6 @@
     }, "Original file"));
     return nodes;
   }
-
-  const FORMAT_NAMES = { pdf: "PDF", html: "Web page", docx: "Word document" };
 
   /** The exact text, with the passage and answer marked; a view switch for paged documents. */
   function showTextView(doc, target, pages) {
