@@ -9,6 +9,13 @@
   const MAX_QUESTION_CHARS = 2000;
   const COUNT_SHOWN_FROM = 1800;
   const LONG_PASSAGE_CHARS = 360;
+  const VIEW_PAGE = "page";
+  const VIEW_TEXT = "text";
+  const FORMAT_NAMES = { pdf: "PDF", html: "Web page", docx: "Word document" };
+  const UPLOAD_SUFFIXES = [".md", ".txt", ".pdf", ".html", ".htm", ".docx"];
+  // The API key for uploads lives in this tab's session storage only: never
+  // localStorage, never a cookie, so it goes when the tab does.
+  const KEY_STORAGE = "qa.apiKey";
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -28,8 +35,23 @@
     docMeta: $("doc-meta"),
     docLegend: $("doc-legend"),
     docBody: $("doc-body"),
+    docTools: $("doc-tools"),
     copyLink: $("copy-link"),
     closePanel: $("close-panel"),
+    add: $("add-button"),
+    addDialog: $("add-dialog"),
+    addForm: $("add-form"),
+    keyRow: $("key-row"),
+    keyInput: $("api-key"),
+    keySaved: $("key-saved"),
+    forgetKey: $("forget-key"),
+    dropZone: $("drop-zone"),
+    fileInput: $("file-input"),
+    chooseFile: $("choose-file"),
+    fileName: $("file-name"),
+    addStatus: $("add-status"),
+    addSubmit: $("add-submit"),
+    addClose: $("add-close"),
   };
 
   let busy = false;
@@ -138,11 +160,10 @@
 
   // ---------------------------------------------------------------- URL fragment
 
-  /** The shareable fragment for a citation: #doc=<id>&start=..&end=..&as=..&ae=..[&page=..] */
-  function citationHash(docId, passage, answer, page) {
+  /** The shareable fragment for a citation: #doc=<id>&start=..&end=..&as=..&ae=.. */
+  function citationHash(docId, passage, answer) {
     const params = new URLSearchParams();
     params.set("doc", docId);
-    if (page) params.set("page", String(page));
     if (passage) {
       params.set("start", String(passage[0]));
       params.set("end", String(passage[1]));
@@ -165,12 +186,21 @@
     const params = new URLSearchParams(hash.replace(/^#/, ""));
     const docId = params.get("doc");
     if (!docId) return null;
+    const view = params.get("view");
     return {
       docId,
       passage: readOffsetPair(params, "start", "end"),
       answer: readOffsetPair(params, "as", "ae"),
-      page: /^[1-9]\d{0,5}$/.test(params.get("page") || "") ? Number(params.get("page")) : null,
+      view: view === VIEW_TEXT || view === VIEW_PAGE ? view : null,
     };
+  }
+
+  /** The same location hash with the document view set (null: the default view). */
+  function hashWithView(hash, view) {
+    const params = new URLSearchParams(hash.replace(/^#/, ""));
+    if (view) params.set("view", view);
+    else params.delete("view");
+    return "#" + params.toString();
   }
 
   function documentUrl(docId) {
@@ -265,6 +295,9 @@
       const label = Number.isFinite(n) ? `${n} document${n === 1 ? "" : "s"}` : "Ready";
       setServiceState("ok", label);
       ui.status.title = health.model ? `Model: ${health.model}` : "";
+      // A service that says writes are off gets no Add button; one that says nothing
+      // keeps it, and its 403 explains.
+      ui.add.hidden = health.writes === false;
     } catch (error) {
       setServiceState("down", error.code === "unreachable" ? "Offline" : "Unavailable");
       ui.status.title = error.message;
@@ -317,6 +350,45 @@
       nodes.push(part);
     });
     return nodes;
+  }
+
+  /** The page (PDF) a cited span starts on, or null. */
+  function citedPage(span) {
+    const page = span ? Number(span.page) : NaN;
+    return Number.isInteger(page) && page > 0 ? page : null;
+  }
+
+  /** The heading a cited span sits under (HTML, Word, Markdown), or "". */
+  function citedSection(span) {
+    return span && typeof span.section === "string" ? span.section.trim() : "";
+  }
+
+  /**
+   * Where a cited span is: "p. 3" and its section heading, separated by a dot.
+   * With `link` ({hash, title}) the page reads as a link that opens the page view.
+   */
+  function whereNodes(span, link) {
+    const page = citedPage(span);
+    const section = citedSection(span);
+    const nodes = [];
+    if (page && link) {
+      nodes.push(h("a", {
+        className: "cite-page", href: link.hash, "data-citation": "",
+        "aria-label": `Open page ${page} of ${link.title} with the passage highlighted`,
+      }, `p. ${page}`));
+    } else if (page) {
+      nodes.push(h("span", { className: "cite-page" }, `p. ${page}`));
+    }
+    if (page && section) nodes.push(h("span", { className: "meta-sep", "aria-hidden": "true" }, "·"));
+    if (section) nodes.push(h("span", { className: "cite-section" }, section));
+    return nodes;
+  }
+
+  /** The same, for an accessible name: ", page 3, section “Match”". */
+  function whereLabel(span) {
+    const page = citedPage(span);
+    const section = citedSection(span);
+    return (page ? `, page ${page}` : "") + (section ? `, section “${section}”` : "");
   }
 
   // -------------------------------------------------------------- conversation
@@ -405,10 +477,11 @@
     const markers = citedIndexes.map((index) => {
       const passage = result.passages[index];
       const hash = citationHash(
-        passage.doc_id, [passage.start, passage.end], [answer.start, answer.end], passage.page);
+        passage.doc_id, [passage.start, passage.end], [answer.start, answer.end]);
       return citationLink(
         "cite answer-cite", hash,
-        `Citation ${index + 1}: open ${passage.title || passage.doc_id} at the answer`,
+        `Citation ${index + 1}: open ${passage.title || passage.doc_id}` +
+          `${whereLabel(answer)} at the answer`,
         String(index + 1));
     });
     if (!markers.length) {
@@ -421,6 +494,7 @@
 
     const confidence = Number(answer.confidence);
     const source = result.passages[citedIndexes[0]];
+    const where = whereNodes(answer);
     return h(
       "div",
       { className: "answer-card" },
@@ -436,8 +510,7 @@
         "p",
         { className: "answer-note" },
         source ? `From “${source.title || source.doc_id}”` : `From ${answer.doc_id}`,
-        answer.page ? `, p. ${answer.page}` : "",
-        answer.section ? ` · ${answer.section}` : "",
+        where.length ? h("span", { className: "answer-where" }, ", ", where) : null,
         Number.isFinite(confidence)
           ? h("span", { className: "confidence" },
             ` · confidence ${Math.round(Math.max(0, Math.min(1, confidence)) * 100)}%`)
@@ -470,9 +543,6 @@
     const title = passage.title || passage.doc_id;
     const answerRange = answerRangeFor(answer, passage.doc_id);
     const hash = citationHash(passage.doc_id, [passage.start, passage.end], answerRange);
-    const pageHash = passage.page
-      ? citationHash(passage.doc_id, [passage.start, passage.end], answerRange, passage.page)
-      : null;
 
     const textNode = h("p", {
       className: "passage-text",
@@ -512,6 +582,7 @@
       .join(", ");
 
     const meta = metadataNodes(passage.metadata);
+    const where = whereNodes(passage, { hash, title });
     return h(
       "li",
       {
@@ -519,7 +590,8 @@
         "data-doc-id": passage.doc_id,
         title: scoreText ? `Scores: ${scoreText}` : null,
       },
-      citationLink("cite passage-cite", hash, `Citation ${number}: open ${title}`, String(number)),
+      citationLink("cite passage-cite", hash,
+        `Citation ${number}: open ${title}${whereLabel(passage)}`, String(number)),
       h(
         "div",
         { className: "passage-body" },
@@ -529,21 +601,7 @@
           h("a", { href: hash, className: "passage-link", "data-citation": "" }, title),
           isCited ? h("span", { className: "badge" }, "Answer source") : null,
         ),
-        passage.page || passage.section
-          ? h(
-            "p",
-            { className: "passage-where" },
-            pageHash
-              ? h("a", {
-                href: pageHash,
-                className: "page-cite",
-                "data-citation": "",
-                "aria-label": `Open page ${passage.page} of ${title} with the passage highlighted`,
-              }, `p. ${passage.page}`)
-              : null,
-            passage.section ? h("span", { className: "passage-section" }, passage.section) : null,
-          )
-          : null,
+        where.length ? h("p", { className: "passage-where" }, where) : null,
         meta.length ? h("p", { className: "passage-meta" }, meta) : null,
         textNode,
         toggle,
@@ -748,7 +806,10 @@
     ui.docTitle.textContent = "Loading…";
     ui.docMeta.replaceChildren();
     ui.docLegend.hidden = true;
+    ui.docTools.hidden = true;
+    ui.docTools.replaceChildren();
     ui.copyLink.hidden = true;
+    pageView = null;
     ui.docBody.replaceChildren();
     ui.docBody.setAttribute("aria-busy", "true");
   }
@@ -801,99 +862,266 @@
     if (request !== panelRequest) return;
 
     ui.docTitle.textContent = doc.title || doc.doc_id;
-    ui.docMeta.replaceChildren(...metadataNodes(doc.metadata));
-    ui.docLegend.hidden = !cited;
+    ui.docMeta.replaceChildren(...documentMetaNodes(doc));
     ui.copyLink.hidden = !cited;
     ui.docBody.removeAttribute("aria-busy");
+    const pages = pagesOf(doc);
+    if (pages.length && target.view !== VIEW_TEXT) {
+      showPageView(doc, target, pages);
+    } else {
+      showTextView(doc, target, pages);
+    }
+    ui.docTitle.focus({ preventScroll: true });
+  }
 
+  /** Metadata, then what the text was read from (PDF, 12 pages) with a link to the file. */
+  function documentMetaNodes(doc) {
+    const nodes = metadataNodes(doc.metadata);
+    const format = typeof doc.format === "string" ? doc.format : "";
+    if (!format || format === "markdown" || format === "text") return nodes;
+    const pages = pagesOf(doc).length;
+    const label = FORMAT_NAMES[format] || format.toUpperCase();
+    if (nodes.length) nodes.push(h("span", { className: "meta-sep", "aria-hidden": "true" }, "·"));
+    nodes.push(h("span", { className: "doc-format" },
+      pages ? `${label}, ${pages} page${pages === 1 ? "" : "s"}` : label));
+    nodes.push(h("span", { className: "meta-sep", "aria-hidden": "true" }, "·"));
+    // A download, never a page of ours: an uploaded web page must not render in our origin.
+    nodes.push(h("a", {
+      href: documentUrl(doc.doc_id) + "/original",
+      download: doc.doc_id.split("/").pop(),
+      className: "original-link",
+    }, "Original file"));
+    return nodes;
+  }
+
+  /** The exact text, with the passage and answer marked; a view switch for paged documents. */
+  function showTextView(doc, target, pages) {
+    const cited = Boolean(target.passage || target.answer);
+    ui.docLegend.hidden = !cited;
+    pageView = null;
+    renderTools(pages.length ? [viewSwitch(VIEW_TEXT)] : []);
     const text = h("div", { className: "doc-text" });
     const first = appendHighlighted(
       text, String(doc.text || ""), target.passage, target.answer, "hl-passage", "hl-answer");
-    const pageView = target.page && Array.isArray(doc.pages) ? renderPageView(doc, target) : null;
-    ui.docBody.replaceChildren(...(pageView ? [pageView] : []), text);
-    if (pageView) {
-      ui.docBody.scrollTop = 0;
-      ui.docTitle.focus({ preventScroll: true });
-      return;
-    }
+    ui.docBody.replaceChildren(text);
     ui.docBody.scrollTop = 0;
     // The cited passage decides the scroll: the answer may come earlier in the document.
     const passageMark = text.querySelector(".hl-passage") || first;
     if (passageMark) scrollToHighlight(passageMark, text.querySelector(".hl-answer"));
-    ui.docTitle.focus({ preventScroll: true });
   }
 
-  /** The rendered page with the cited passage highlighted, above the exact text. */
-  function renderPageView(doc, target) {
-    const span = target.passage || target.answer;
-    const query = span ? `?start=${span[0]}&end=${span[1]}` : "";
-    const src = `${documentUrl(doc.doc_id)}/pages/${target.page}.png${query}`;
-    const caption = h("figcaption", {}, `Page ${target.page} of ${doc.pages.length}` +
-      (span ? ", the cited passage highlighted" : ""));
+  // ----------------------------------------------------------------- page view
+
+  let pageView = null; // the paged document on show: {doc, target, pages, page, highlight}
+  let pageZoomed = false; // the page at its own size (scrolls sideways): for small screens
+
+  function pagesOf(doc) {
+    if (!doc || !Array.isArray(doc.pages)) return [];
+    return doc.pages.filter((p) =>
+      p && Number.isInteger(p.page) && Number.isInteger(p.start) && Number.isInteger(p.end));
+  }
+
+  /** The page an offset lies on; between two pages, the next one. */
+  function pageAt(pages, offset) {
+    const found = pages.find((p) => offset < p.end);
+    return (found || pages[pages.length - 1]).page;
+  }
+
+  function pageRange(state, number) {
+    return state.pages.find((p) => p.page === number) || null;
+  }
+
+  /** The span the page image highlights now: the cited passage, or the answer sentence. */
+  function highlightSpan(state) {
+    const { passage, answer } = state.target;
+    return state.highlight === "answer" ? answer || passage : passage || answer;
+  }
+
+  function spanPages(state, span) {
+    if (!span) return [];
+    return state.pages.filter((p) => span[0] < p.end && p.start < span[1]).map((p) => p.page);
+  }
+
+  function pageImageUrl(state, number) {
+    const span = highlightSpan(state);
+    let url = `${documentUrl(state.doc.doc_id)}/pages/${number}.png`;
+    // The route refuses a span that misses the page: other pages come plain.
+    if (span && spanPages(state, span).includes(number)) url += `?start=${span[0]}&end=${span[1]}`;
+    return url;
+  }
+
+  function showPageView(doc, target, pages) {
+    const highlight = target.passage ? "passage" : "answer";
+    const state = { doc, target, pages, highlight, page: pages[0].page };
+    const span = highlightSpan(state);
+    if (span) state.page = pageAt(pages, span[0]);
+    pageView = state;
+    ui.docLegend.hidden = true;
+    renderPage(state);
+  }
+
+  function setView(view) {
+    const hash = hashWithView(location.hash, view === VIEW_TEXT ? VIEW_TEXT : null);
+    if (parseHash(hash) && location.hash !== hash) history.replaceState(null, "", hash);
+    panelKey = location.hash;
+    const doc = pageView ? pageView.doc : documentCache.get((parseHash(location.hash) || {}).docId);
+    if (!doc) return;
+    const target = parseHash(location.hash) || { docId: doc.doc_id, passage: null, answer: null };
+    if (view === VIEW_TEXT) showTextView(doc, { ...target, view }, pagesOf(doc));
+    else showPageView(doc, target, pagesOf(doc));
+  }
+
+  function stepPage(delta) {
+    const state = pageView;
+    if (!state) return;
+    const index = state.pages.findIndex((p) => p.page === state.page) + delta;
+    if (index < 0 || index >= state.pages.length) return;
+    state.page = state.pages[index].page;
+    renderPage(state);
+  }
+
+  function setHighlight(which) {
+    const state = pageView;
+    if (!state || state.highlight === which) return;
+    state.highlight = which;
+    const span = highlightSpan(state);
+    if (span && !spanPages(state, span).includes(state.page)) state.page = pageAt(state.pages, span[0]);
+    renderPage(state);
+  }
+
+  function toggleGroup(label, options, current, onPick, visibleLabel) {
+    const group = h(
+      "div",
+      { className: "segmented", role: "group", "aria-label": label },
+      options.map(([value, text]) => h("button", {
+        type: "button",
+        className: "segment",
+        "aria-pressed": String(value === current),
+        "data-action": `${label}:${value}`,
+        onclick: () => onPick(value),
+      }, text)),
+    );
+    if (!visibleLabel) return group;
+    return h("div", { className: "tool-group" },
+      h("span", { className: "tool-label", "aria-hidden": "true" }, visibleLabel), group);
+  }
+
+  function viewSwitch(current) {
+    return toggleGroup("View", [[VIEW_PAGE, "Page"], [VIEW_TEXT, "Text"]], current, setView);
+  }
+
+  /** Replaces the toolbar, keeping keyboard focus on the control that had it. */
+  function renderTools(children) {
+    const active = document.activeElement;
+    const action = active && ui.docTools.contains(active) ? active.dataset.action : null;
+    ui.docTools.replaceChildren(...children);
+    ui.docTools.hidden = children.length === 0;
+    if (!action) return;
+    const again = ui.docTools.querySelector(`[data-action="${action}"]`);
+    const usable = again && !again.disabled ? again
+      : ui.docTools.querySelector("[data-action^='page:']:not(:disabled)");
+    if (usable) usable.focus();
+  }
+
+  function renderPage(state) {
+    const position = state.pages.findIndex((p) => p.page === state.page);
+    const total = state.pages.length;
+    const { passage, answer } = state.target;
+    const both = passage && answer && (passage[0] !== answer[0] || passage[1] !== answer[1]);
+    renderTools([
+      viewSwitch(VIEW_PAGE),
+      h(
+        "div",
+        { className: "pager", role: "group", "aria-label": "Pages" },
+        h("button", {
+          type: "button", className: "button button-quiet pager-button", "data-action": "page:prev",
+          "aria-label": "Previous page", disabled: position <= 0, onclick: () => stepPage(-1),
+        }, "‹ Prev"),
+        h("span", { className: "pager-label", "aria-live": "polite" },
+          `Page ${state.page} of ${total}`),
+        h("button", {
+          type: "button", className: "button button-quiet pager-button", "data-action": "page:next",
+          "aria-label": "Next page", disabled: position >= total - 1, onclick: () => stepPage(1),
+        }, "Next ›"),
+      ),
+      both
+        ? toggleGroup("Highlight", [["passage", "Passage"], ["answer", "Answer"]],
+          state.highlight, setHighlight, "Highlight")
+        : null,
+      h("button", {
+        type: "button", className: "button button-quiet pager-button", "data-action": "zoom",
+        "aria-pressed": String(pageZoomed),
+        onclick: () => {
+          pageZoomed = !pageZoomed;
+          renderPage(state);
+        },
+      }, "Zoom"),
+    ].filter(Boolean));
+    ui.docBody.replaceChildren(pageFigure(state));
+    ui.docBody.scrollTop = 0;
+  }
+
+  /** What the page shows, in words: the caption under the image and its alt text. */
+  function pageCaption(state) {
+    const span = highlightSpan(state);
+    const what = state.highlight === "answer" ? "answer sentence" : "cited passage";
+    const on = spanPages(state, span);
+    if (!span || !on.length) return { alt: "", text: "" };
+    if (!on.includes(state.page)) {
+      const where = on.length > 1 ? `pages ${on[0]}–${on[on.length - 1]}` : `page ${on[0]}`;
+      return { alt: "", text: `The ${what} is on ${where}.` };
+    }
+    let text = `The ${what} is highlighted`;
+    if (on.length > 1) text += `; it runs from page ${on[0]} to page ${on[on.length - 1]}`;
+    return { alt: `, with the ${what} highlighted`, text: text + "." };
+  }
+
+  function pageFigure(state) {
+    const url = pageImageUrl(state, state.page);
+    const caption = pageCaption(state);
+    const frame = h("div", {
+      className: "page-frame" + (pageZoomed ? " is-zoomed" : ""), "aria-busy": "true",
+    },
+      h("p", { className: "page-loading" }, `Loading page ${state.page}…`));
     const image = h("img", {
       className: "page-image",
-      src,
-      alt: `Page ${target.page} of ${doc.title || doc.doc_id}` +
-        (span ? ", with the cited passage highlighted" : ""),
+      src: url,
+      alt: `Page ${state.page} of “${state.doc.title || state.doc.doc_id}”${caption.alt}`,
+      "data-page": String(state.page),
     });
-    image.addEventListener("error", () => {
-      caption.textContent = `Page ${target.page} could not be drawn; the exact text is below.`;
-      image.remove();
+    image.addEventListener("load", () => {
+      frame.removeAttribute("aria-busy");
+      frame.classList.add("is-loaded");
+      const loading = frame.querySelector(".page-loading");
+      if (loading) loading.remove();
     });
-    return h("figure", { className: "page-view" }, image, caption);
+    image.addEventListener("error", () => explainPageFailure(frame, image, url, state.page));
+    frame.append(image);
+    return h(
+      "figure",
+      { className: "page-view" },
+      frame,
+      caption.text ? h("figcaption", { className: "page-caption" }, caption.text) : null,
+    );
   }
 
-  // ----------------------------------------------------------------- uploads
-
-  const KEY_STORAGE = "qa-api-key"; // this tab's session only: never localStorage
-
-  function uploadForm() {
-    const status = h("p", { className: "upload-status", role: "status" });
-    const key = h("input", {
-      type: "password", id: "upload-key", autocomplete: "off",
-      value: sessionStorage.getItem(KEY_STORAGE) || "",
-    });
-    const file = h("input", {
-      type: "file", id: "upload-file", accept: ".pdf,.html,.htm,.docx,.md,.txt",
-    });
-    const zone = h("label", { className: "drop-zone", for: "upload-file" },
-      "Drop a PDF, web page, Word or text file here, or pick one: ", file);
-    let dropped = null;
-    zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("is-over"); });
-    zone.addEventListener("dragleave", () => zone.classList.remove("is-over"));
-    zone.addEventListener("drop", (event) => {
-      event.preventDefault();
-      zone.classList.remove("is-over");
-      dropped = event.dataTransfer && event.dataTransfer.files[0];
-      if (dropped) status.textContent = `Ready to add ${dropped.name}.`;
-    });
-    const form = h("form", { className: "upload-form", "aria-label": "Add a file" },
-      h("h3", {}, "Add a file"),
-      h("label", { for: "upload-key" }, "API key (kept in this tab only)"), key,
-      zone,
-      h("button", { type: "submit", className: "button button-primary" }, "Add file"),
-      status);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const chosen = dropped || (file.files && file.files[0]);
-      if (!chosen) { status.textContent = "Choose a file first."; return; }
-      sessionStorage.setItem(KEY_STORAGE, key.value);
-      const body = new FormData();
-      body.append("file", chosen, chosen.name);
-      status.textContent = `Adding ${chosen.name}…`;
-      try {
-        const added = await api("/documents", {
-          method: "POST", body, headers: { Authorization: `Bearer ${key.value}` },
-        });
-        documentCache.delete(added.doc_id);
-        await showDocumentList();
-        const again = ui.docBody.querySelector(".upload-status");
-        if (again) again.textContent = `Added ${added.doc_id} (${added.chunks} passages).`;
-      } catch (error) {
-        status.textContent = error.message;
-      }
-    });
-    return form;
+  /** An image cannot say why it failed: ask the route again for its JSON message. */
+  async function explainPageFailure(frame, image, url, number) {
+    image.remove();
+    let message = "The page image could not be loaded.";
+    try {
+      await api(url);
+    } catch (error) {
+      if (error.code !== "bad_response") message = error.message;
+    }
+    frame.removeAttribute("aria-busy");
+    frame.replaceChildren(h(
+      "div",
+      { className: "error-card", role: "alert" },
+      h("p", { className: "error-title" }, `Page ${number} could not be shown`),
+      h("p", { className: "error-message" }, message),
+      h("p", { className: "error-hint" }, "The Text view shows the same passage, highlighted."),
+    ));
   }
 
   async function showDocumentList() {
@@ -926,7 +1154,7 @@
           meta.length ? h("p", { className: "passage-meta" }, meta) : null,
         );
       }),
-    ), uploadForm());
+    ));
     ui.docTitle.focus({ preventScroll: true });
   }
 
@@ -967,7 +1195,19 @@
     showDocumentList();
   });
 
+  // Arrow keys turn the pages while the page view has focus.
+  ui.panel.addEventListener("keydown", (event) => {
+    if (!pageView || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (event.target.closest("input, textarea, select")) return;
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      event.preventDefault();
+      stepPage(event.key === "ArrowLeft" ? -1 : 1);
+    }
+  });
+
   document.addEventListener("keydown", (event) => {
+    // The add dialog closes itself on Escape; the document behind it stays open.
+    if (ui.addDialog.open) return;
     if (event.key === "Escape" && !ui.panel.hidden) {
       event.preventDefault();
       closePanel();
@@ -986,6 +1226,205 @@
     setTimeout(() => {
       button.textContent = "Copy link";
     }, 2000);
+  });
+
+  // ------------------------------------------------------------- adding files
+
+  let memoryKey = null; // used when this browser refuses session storage
+  let stagedFile = null;
+  let uploading = false;
+
+  function storedKey() {
+    try {
+      return window.sessionStorage.getItem(KEY_STORAGE) || null;
+    } catch {
+      return memoryKey;
+    }
+  }
+
+  function storeKey(key) {
+    memoryKey = key;
+    try {
+      if (key) window.sessionStorage.setItem(KEY_STORAGE, key);
+      else window.sessionStorage.removeItem(KEY_STORAGE);
+    } catch {
+      // Storage is off (a private mode): the key lasts as long as this page.
+    }
+  }
+
+  function showKeyState() {
+    const saved = Boolean(storedKey());
+    ui.keyRow.hidden = saved;
+    ui.keySaved.hidden = !saved;
+  }
+
+  function setAddStatus(kind, title, message, extra) {
+    const role = kind === "error" ? "alert" : "status";
+    ui.addStatus.replaceChildren(h(
+      "div",
+      { className: kind === "error" ? "error-card" : "notice-card", role },
+      h("p", { className: kind === "error" ? "error-title" : "notice-title" }, title),
+      message ? h("p", { className: "error-message" }, message) : null,
+      extra || null,
+    ));
+  }
+
+  function stageFile(file) {
+    stagedFile = null;
+    ui.fileName.textContent = "";
+    ui.addStatus.replaceChildren();
+    if (!file) return;
+    const name = String(file.name || "");
+    const lower = name.toLowerCase();
+    if (!UPLOAD_SUFFIXES.some((suffix) => lower.endsWith(suffix))) {
+      setAddStatus("error", "This kind of file cannot be added",
+        `“${name}” is not one of ${UPLOAD_SUFFIXES.join(", ")}: choose a Markdown, text, PDF, ` +
+          "web page (HTML) or Word (.docx) file.");
+      return;
+    }
+    stagedFile = file;
+    ui.fileName.textContent = `${name} (${formatBytes(file.size)})`;
+  }
+
+  function formatBytes(size) {
+    if (size < 1024) return `${size} bytes`;
+    if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KB`;
+    return `${(size / 1024 / 1024).toFixed(1)} MB`;
+  }
+
+  function openAddDialog(file) {
+    if (!ui.addDialog.open) {
+      ui.addStatus.replaceChildren();
+      ui.addDialog.showModal();
+    }
+    showKeyState();
+    if (file) stageFile(file);
+    (ui.keyRow.hidden ? ui.chooseFile : ui.keyInput).focus();
+  }
+
+  function setUploading(value) {
+    uploading = value;
+    ui.addForm.setAttribute("aria-busy", String(value));
+    ui.addSubmit.disabled = value;
+    ui.addSubmit.textContent = value ? "Adding…" : "Add";
+  }
+
+  async function upload() {
+    if (uploading) return;
+    const key = storedKey() || ui.keyInput.value.trim();
+    if (!key) {
+      setAddStatus("error", "The API key is missing",
+        "Type the service's API key (QA_API_KEY): adding documents needs it.");
+      ui.keyInput.focus();
+      return;
+    }
+    if (!stagedFile) {
+      setAddStatus("error", "No file chosen", "Drop a file here or choose one to add.");
+      ui.chooseFile.focus();
+      return;
+    }
+    const form = new FormData();
+    form.append("file", stagedFile, stagedFile.name);
+    setUploading(true);
+    setAddStatus("progress", `Adding “${stagedFile.name}”…`, "");
+    try {
+      const result = await api("/documents", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${key}` },
+        body: form,
+      });
+      storeKey(key);
+      ui.keyInput.value = "";
+      showKeyState();
+      documentCache.delete(result.doc_id);
+      stagedFile = null;
+      ui.fileName.textContent = "";
+      ui.fileInput.value = "";
+      setAddStatus("done", addedTitle(result), "",
+        h("p", { className: "notice-text" },
+          "Ask about it now, or ",
+          h("a", { href: citationHash(result.doc_id, null, null), "data-citation": "",
+            onclick: () => ui.addDialog.close() }, "open it"),
+          "."));
+      checkHealth();
+    } catch (error) {
+      const apiError = error instanceof ApiError ? error : new ApiError(String(error.message || error));
+      if (apiError.status === 401) {
+        // A wrong or stale key: forget it, so the next try asks for it again.
+        storeKey(null);
+        showKeyState();
+        ui.keyInput.select();
+      } else if (apiError.status === 415 || apiError.status === 422) {
+        // The key was checked before the file was read: it is good, keep it.
+        storeKey(key);
+        ui.keyInput.value = "";
+        showKeyState();
+      }
+      setAddStatus("error", uploadErrorTitle(apiError), apiError.message);
+    } finally {
+      setUploading(false);
+    }
+  }
+
+  function addedTitle(result) {
+    const n = Number(result.chunks);
+    const passages = Number.isFinite(n) ? ` (${n} passage${n === 1 ? "" : "s"})` : "";
+    const name = result.title || result.doc_id;
+    if (result.status === "unchanged") return `“${name}” is already in the index, unchanged.`;
+    if (result.status === "replaced") return `Replaced “${name}”${passages}.`;
+    return `Added “${name}”${passages}.`;
+  }
+
+  function uploadErrorTitle(error) {
+    switch (error.status) {
+      case 401: return "The API key was not accepted";
+      case 403: return "Adding documents is turned off";
+      case 413: return "The file is too large";
+      case 415: return "This kind of file cannot be added";
+      case 422: return "The file could not be read";
+      default:
+        if (error.code === "unreachable") return "The service is not reachable";
+        return "The file was not added";
+    }
+  }
+
+  ui.add.addEventListener("click", () => openAddDialog(null));
+  ui.addClose.addEventListener("click", () => ui.addDialog.close());
+  ui.addDialog.addEventListener("close", () => ui.add.focus());
+  ui.addForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    upload();
+  });
+  ui.chooseFile.addEventListener("click", () => ui.fileInput.click());
+  ui.fileInput.addEventListener("change", () => stageFile(ui.fileInput.files[0] || null));
+  ui.forgetKey.addEventListener("click", () => {
+    storeKey(null);
+    showKeyState();
+    ui.keyInput.focus();
+  });
+
+  function draggingFiles(event) {
+    return Boolean(event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files"));
+  }
+
+  // A file dropped anywhere on the page opens the dialog with it; the drop zone lights up.
+  window.addEventListener("dragover", (event) => {
+    if (!draggingFiles(event)) return;
+    // Taken even when adding is off: a stray drop must not replace the conversation.
+    event.preventDefault();
+    event.dataTransfer.dropEffect = ui.add.hidden ? "none" : "copy";
+    ui.dropZone.classList.toggle("is-over", ui.dropZone.contains(event.target));
+  });
+  window.addEventListener("dragleave", (event) => {
+    if (!event.relatedTarget) ui.dropZone.classList.remove("is-over");
+  });
+  window.addEventListener("drop", (event) => {
+    if (!draggingFiles(event)) return;
+    event.preventDefault(); // never let the browser open the file in place of the page
+    ui.dropZone.classList.remove("is-over");
+    if (ui.add.hidden) return;
+    const file = event.dataTransfer.files[0];
+    if (file) openAddDialog(file);
   });
 
   // ---------------------------------------------------------------------- start
