@@ -120,7 +120,8 @@ def main() -> None:
     c.note("txtai: one passage per paragraph; qa: chunks of whole articles (harder)")
     c.note("p50 ms: one question, search only for txtai, the whole /ask path for qa")
     payload = {"benchmark": "bench_peers", "quick": args.quick, "split": args.split}
-    c.save_json(c.json_path(args.json, "bench_peers"), {**payload, "machine": info, "results": results})
+    payload |= {"machine": info, "results": results}
+    c.save_json(c.json_path(args.json, "bench_peers"), payload)
 
 
 def table(results: dict[str, dict[str, Any]], title: str) -> str:
