@@ -110,23 +110,27 @@ def main() -> None:
     asked = [q for q in questions if not q.unanswerable and in_split(q.qid, args.split)]
     asked = asked[:20] if args.quick else asked
     results: dict[str, dict[str, float]] = {}
+    title = f"SQuAD slice, {args.split} half, {len(asked)} answerable questions, k={K}"
+    title += f" ({c.cores_label(info)})"
     results[f"txtai {txtai_version} hybrid"] = measure(txtai_search(documents), asked)
-    c.emit(table(results, len(asked), args.split))
+    c.emit(table(results, title))
     results["qa hybrid"] = measure(qa_search(documents, precision=args.precision), asked)
     c.emit()
-    c.emit(table(results, len(asked), args.split))
+    c.emit(table(results, title))
     c.note("txtai: one passage per paragraph; qa: chunks of whole articles (harder)")
     c.note("p50 ms: one question, search only for txtai, the whole /ask path for qa")
-    c.save_json(c.json_path(args.json, "bench_peers"), {"machine": info, "results": results})
+    payload = {"benchmark": "bench_peers", "quick": args.quick, "split": args.split}
+    payload |= {"machine": info, "results": results}
+    c.save_json(c.json_path(args.json, "bench_peers"), payload)
 
 
-def table(results: dict[str, dict[str, Any]], n: int, split: str) -> str:
+def table(results: dict[str, dict[str, Any]], title: str) -> str:
     headers = ["system", "hit@1", "hit@5", "MRR@10", "p50 ms"]
     rows = [
         [name, *(f"{r[h]:.3f}" if h != "p50 ms" else f"{r[h]:.1f}" for h in headers[1:])]
         for name, r in results.items()
     ]
-    return c.table(f"SQuAD slice, {split} half, {n} answerable questions, k={K}", headers, rows)
+    return c.table(title, headers, rows)
 
 
 if __name__ == "__main__":

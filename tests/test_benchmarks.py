@@ -91,3 +91,22 @@ def test_benchmark_runs_quick_and_prints_its_tables(name: str, tmp_path: Path) -
         for level in levels:
             assert level["errors"] == [] and level["ok"] >= 1
             assert level["sent"] <= 4  # --quick bounds each level to 4 requests
+
+
+def test_bench_peers_without_txtai_says_how_to_get_it() -> None:
+    """txtai lives in its own venv (`make bench-peers`); elsewhere the script says so."""
+    try:
+        import txtai  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("txtai is installed here: `make bench-peers` runs the real comparison")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_peers.py"), "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "make bench-peers" in proc.stderr and "Traceback" not in proc.stderr
