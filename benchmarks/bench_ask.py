@@ -49,7 +49,7 @@ LEVELS = (1, 8, 32)
 
 def corpus_and_questions(quick: bool, n_questions: int) -> tuple[list[Any], list[str], str]:
     from qa.corpus import scan_corpus
-    from qa.evaluation import load_jsonl, load_squad
+    from qa.questionsets import load_jsonl, load_squad
 
     seed_docs = scan_corpus(C.SEED_CORPUS).documents
     rng = random.Random(0)

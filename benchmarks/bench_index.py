@@ -56,7 +56,7 @@ import numpy as np
 
 def load_documents(quick: bool) -> tuple[list[Any], str]:
     from qa.corpus import scan_corpus
-    from qa.evaluation import load_squad
+    from qa.questionsets import load_squad
 
     seed = scan_corpus(C.SEED_CORPUS).documents
     if quick:

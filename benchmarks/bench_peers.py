@@ -23,15 +23,9 @@ import _common as c
 
 from qa.chunking import ChunkSettings
 from qa.embedding import SentenceTransformerEmbedder, packaged_model_dir
-from qa.evaluation import (
-    EvalQuestion,
-    hit_at_k,
-    in_split,
-    is_hit,
-    load_squad,
-    reciprocal_rank,
-)
+from qa.evaluation import hit_at_k, is_hit, reciprocal_rank
 from qa.indexing import build_index
+from qa.questionsets import EvalQuestion, in_split, load_squad
 from qa.service import QAService
 from qa.types import Chunk, Document
 

@@ -59,8 +59,8 @@ def build_index(index_dir: Path, quick: bool) -> tuple[list[str], str, int]:
     from qa.config import Settings, chunk_settings
     from qa.corpus import scan_corpus
     from qa.embedding import SentenceTransformerEmbedder
-    from qa.evaluation import load_jsonl, load_squad
     from qa.indexing import update_index
+    from qa.questionsets import load_jsonl, load_squad
 
     rng = random.Random(0)
     if quick or not C.SQUAD.is_file():

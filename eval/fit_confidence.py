@@ -1,7 +1,7 @@
 """Choose the answer-sentence bonuses and fit the answer confidence on development data.
 
 Development data is the half of the SQuAD 2.0 slice whose question ids hash to
-an even number (`qa.evaluation.in_split`); the other half, the seed questions
+an even number (`qa.questionsets.in_split`); the other half, the seed questions
 and every other corpus stay unseen for reporting. Three kinds of examples:
 
 - in-corpus answerable: dev SQuAD questions asked of an index of the SQuAD
@@ -30,9 +30,10 @@ from qa.answer import FEATURES, AnswerSettings, Calibration, candidates, choose
 from qa.chunking import ChunkSettings
 from qa.corpus import scan_corpus
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.evaluation import EvalQuestion, contains_answer, in_split, load_squad
+from qa.evaluation import contains_answer
 from qa.index import Index
 from qa.indexing import build_index
+from qa.questionsets import EvalQuestion, in_split, load_squad
 from qa.retrieval import Query
 from qa.scoring import auroc, expected_calibration_error, trade_off
 from qa.service import QAService

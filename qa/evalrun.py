@@ -17,16 +17,14 @@ from qa.embedding import Embedder, Progress, SentenceTransformerEmbedder
 from qa.evaluation import (
     EvalRecord,
     EvalReport,
-    Split,
     answer_contains_gold,
     evaluate,
     hit_at_k,
-    in_split,
-    load_dataset,
     summarize,
 )
 from qa.index import Index
 from qa.indexing import build_index, expectation
+from qa.questionsets import Split, in_split, load_dataset
 from qa.retrieval import Method
 from qa.scoring import expected_calibration_error, reliability, trade_off, trade_off_curve
 from qa.service import QAService
@@ -90,7 +88,7 @@ def run_eval(
     progress: Progress | None = None,
 ) -> list[MethodResult]:
     """`split` keeps one half of the questions by a hash of their ids ("dev" for tuning,
-    "test" for reporting; see `qa.evaluation.in_split`)."""
+    "test" for reporting; see `qa.questionsets.in_split`)."""
     embedder = embedder or SentenceTransformerEmbedder(settings.model, precision=settings.precision)
     index, questions = load_index_for(path, settings, embedder, progress)
     questions = [q for q in questions if in_split(q.qid, split)]

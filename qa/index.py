@@ -13,15 +13,12 @@ os.replace: a crash or a kill at any point leaves the previous version loadable.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,6 @@ import faiss
 import numpy as np
 
 from qa.errors import (
-    IndexBusyError,
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -39,11 +35,14 @@ from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import LexicalIndex
 from qa.sentences import FILES as SENTENCE_FILES
 from qa.sentences import SentenceTable
+from qa.storage import LOCK as LOCK
+from qa.storage import file_fingerprint, write_atomic, write_json
+from qa.storage import fsync_dir as fsync_dir
+from qa.storage import write_lock as write_lock
 from qa.types import Chunk, Document, PageRange, Section
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
-LOCK = ".lock"
 _FILES = ("vectors.faiss", "chunks.json", "documents.json", *LEXICAL_FILES, *SENTENCE_FILES)
 REBUILD_HINT = "run `qa index --rebuild`"
 
@@ -267,11 +266,11 @@ class Index:
             manifest = Manifest(
                 **{**self.manifest.__dict__, "files": files, "created_at": time.time()}
             )
-            _write_json(tmp / "manifest.json", manifest.to_json())
+            write_json(tmp / "manifest.json", manifest.to_json())
             fsync_dir(tmp)
             final = index_dir / f"v-{time.time_ns()}-{uuid.uuid4().hex[:6]}"
             os.rename(tmp, final)
-            _write_atomic(index_dir / CURRENT, final.name.encode())
+            write_atomic(index_dir / CURRENT, final.name.encode())
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -283,8 +282,8 @@ class Index:
         faiss.write_index(self.faiss, str(folder / "vectors.faiss"))
         self.lexical.save(folder)
         self.sentences.save(folder)
-        _write_json(folder / "chunks.json", [[c.doc_id, c.start, c.end] for c in self.chunks])
-        _write_json(
+        write_json(folder / "chunks.json", [[c.doc_id, c.start, c.end] for c in self.chunks])
+        write_json(
             folder / "documents.json",
             [
                 {
@@ -304,7 +303,7 @@ class Index:
         for name in _FILES:
             with (folder / name).open("rb+") as fh:
                 os.fsync(fh.fileno())
-        return {name: _file_fingerprint(folder / name) for name in _FILES}
+        return {name: file_fingerprint(folder / name) for name in _FILES}
 
     @classmethod
     def load(
@@ -421,46 +420,13 @@ def _load_chunks(path: Path, documents: Mapping[str, Document]) -> list[Chunk]:
     return chunks
 
 
-def _file_fingerprint(path: Path) -> dict[str, Any]:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return {"size": path.stat().st_size, "sha256": h.hexdigest()}
-
-
 def _verify_file(path: Path, expected: Mapping[str, Any] | None) -> None:
     if expected is None or not path.is_file():
         raise IndexCorruptError(f"index file {path} is missing: " + REBUILD_HINT)
     if path.stat().st_size != expected["size"]:
         raise IndexCorruptError(f"index file {path} is truncated or changed: " + REBUILD_HINT)
-    if _file_fingerprint(path)["sha256"] != expected["sha256"]:
+    if file_fingerprint(path)["sha256"] != expected["sha256"]:
         raise IndexCorruptError(f"index file {path} does not match its checksum: " + REBUILD_HINT)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _prune(index_dir: Path, keep: set[str]) -> None:
@@ -470,29 +436,3 @@ def _prune(index_dir: Path, keep: set[str]) -> None:
             continue
         if entry.name.startswith(("v-", ".tmp-")):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def write_lock(index_dir: Path) -> Iterator[None]:
-    """Exclusive right to write `index_dir`; IndexBusyError at once if another holds it."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / LOCK).open("a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise IndexBusyError(
-                f"the index in {index_dir} is busy: {holder} is writing it; "
-                "try again when it has finished"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

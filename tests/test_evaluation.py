@@ -15,29 +15,31 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa.evaluation import (
-    EvalQuestion,
     EvalRecord,
     EvalReport,
-    GoldSpan,
     abstention_precision,
     abstention_recall,
     answer_contains_gold,
     evaluate,
     format_table,
     hit_at_k,
-    in_split,
     is_hit,
-    load_dataset,
-    load_jsonl,
-    load_squad,
     ndcg_at_k,
-    normalize_text,
     percentile,
     reciprocal_rank,
     record_from_result,
     relevances,
-    slug,
     summarize,
+)
+from qa.questionsets import (
+    EvalQuestion,
+    GoldSpan,
+    in_split,
+    load_dataset,
+    load_jsonl,
+    load_squad,
+    normalize_text,
+    slug,
 )
 from qa.types import Answer, AskResult, Chunk, Document, Passage, Scores, ShortAnswer
 
@@ -739,7 +741,7 @@ def test_seed_questions_are_honest() -> None:
 
 
 def test_page_accuracy_counts_the_first_hit_on_the_gold_page() -> None:
-    from qa.evaluation import _parse_jsonl
+    from qa.questionsets import _parse_jsonl
 
     lines = [
         '{"id": "a", "question": "q?", "answers": ["x"], "doc_id": "r.pdf", "page": 2}',

@@ -235,7 +235,7 @@ def test_the_realdocs_question_set_points_at_text_on_the_stated_page() -> None:
 
     import pypdfium2 as pdfium
 
-    from qa.evaluation import load_jsonl, normalize_text
+    from qa.questionsets import load_jsonl, normalize_text
 
     path = Path(__file__).resolve().parents[1] / "eval" / "realdocs-questions.jsonl"
     questions = load_jsonl(path)

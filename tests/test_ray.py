@@ -20,9 +20,9 @@ from qa.corpus import scan_corpus
 from qa.distributed import MISSING_RAY, RayEmbedder, _block_rows
 from qa.embedding import SentenceTransformerEmbedder
 from qa.errors import ModelError
-from qa.evaluation import load_squad
 from qa.index import Index
 from qa.indexing import update_index
+from qa.questionsets import load_squad
 from qa.types import Document
 from tests.conftest import (
     CORPUS,
