@@ -75,6 +75,7 @@ def test_health_reports_counts_and_model(client: TestClient) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["documents"] == 3 and body["chunks"] >= 3
     assert body["model"] == "all-MiniLM-L6-v2"
+    assert body["writes"] is False  # no QA_API_KEY: the chat page hides its Add button
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,7 @@ def test_reads_can_require_the_key_too(
         # Liveness, the API description and the page shell stay open: they hold no data.
         for path in ("/health", "/openapi.json", "/docs"):
             assert client.get(path).status_code == 200, path
+        assert client.get("/health").json()["writes"] is True  # a key is set: writes are on
 
 
 def test_reads_needing_a_key_need_a_key_configured() -> None:

@@ -84,7 +84,12 @@ def read_router(settings: Settings) -> APIRouter:
     async def health(request: Request) -> HealthOut:
         h = get_service(request).health()
         return HealthOut(
-            status="ok", documents=h.documents, chunks=h.chunks, model=h.model, version=__version__
+            status="ok",
+            documents=h.documents,
+            chunks=h.chunks,
+            model=h.model,
+            version=__version__,
+            writes=bool(settings.api_key),
         )
 
     return router

@@ -153,6 +153,9 @@ class HealthOut(BaseModel):
     chunks: int
     model: str
     version: str
+    writes: bool = Field(
+        description="Whether POST and DELETE /documents are enabled (QA_API_KEY is set)."
+    )
 
 
 class ErrorOut(BaseModel):
