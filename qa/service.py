@@ -53,6 +53,7 @@ class QAService:
         self.answer_settings = answer or AnswerSettings()
         self.retrieval_settings = retrieval or RetrievalSettings()
         self.retriever = Retriever(embedder=embedder, index=index, settings=self.retrieval_settings)
+        _ = self.retriever.evidence  # built at start-up, not in the first request
 
     @classmethod
     def from_settings(
