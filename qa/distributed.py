@@ -28,6 +28,7 @@ from qa.embedding import (
     SentenceTransformerEmbedder,
 )
 from qa.errors import ConfigError, ModelError
+from qa.windows import TokenPooler
 
 #: What `--ray` without an address means: start a Ray instance on this machine.
 LOCAL = "local"
@@ -166,34 +167,17 @@ class RayEmbedder:
         batch_size: int = 32,
         progress: Progress | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """SentenceTransformerEmbedder.span_sums, computed by the actors."""
-        dim = self.identity.dimension
-        out = [(np.zeros((0, dim), np.float32), np.zeros(0, np.int64))] * len(texts)
-        if not texts:
-            return out
-        actors = self._start()
-        flat = [[x for span in ss for x in span] for ss in spans]  # (a, b) pairs, flattened
-        dataset, blocks = self._dataset(texts, batch_size=batch_size, actors=actors, spans=flat)
-        pooled = self._map(dataset, _PoolBlock, batch_size=batch_size, blocks=min(actors, blocks))
-        done = 0
-        for batch in self._batches(pooled):
-            for pos, sums, counts in zip(batch["pos"], batch["sums"], batch["counts"], strict=True):
-                out[int(pos)] = (np.asarray(sums, np.float32).reshape(-1, dim), np.asarray(counts))
-            done += len(batch["pos"])
-            if progress is not None:
-                progress(done, len(texts))
-        if done != len(texts):
-            raise ModelError(f"embedding on Ray returned {done} of {len(texts)} span pools")
-        return out
+        """The token-embedding sums that chunk vectors are pooled from (qa.windows),
+        computed by this process's copy of the model, so that an index built with --ray
+        is the index of one process. Not yet spread over the actors: a first attempt
+        (ragged span columns through Ray Data) hung, and the pooled pass already reads
+        each token once instead of about twice."""
+        local = self._local
+        if not isinstance(local, TokenPooler):
+            raise ModelError(f"{self._model!r} cannot pool token embeddings for chunk vectors")
+        return local.span_sums(texts, spans, batch_size=batch_size, progress=progress)
 
-    def _dataset(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int,
-        actors: int,
-        spans: Sequence[Sequence[int]] | None = None,
-    ) -> tuple[Any, int]:
+    def _dataset(self, texts: Sequence[str], *, batch_size: int, actors: int) -> tuple[Any, int]:
         pa = importlib.import_module("pyarrow")  # comes with ray[data]
 
         self._quiet_ray_data()
@@ -206,8 +190,6 @@ class RayEmbedder:
                 "pos": pa.array(block, pa.int64()),
                 "text": pa.array([texts[i] for i in block], pa.string()),
             }
-            if spans is not None:
-                columns["spans"] = pa.array([spans[i] for i in block], pa.list_(pa.int64()))
             tables.append(pa.table(columns))
         return self._ray.data.from_arrow(tables), len(tables)
 
@@ -257,20 +239,6 @@ class _EncodeBlock:
         texts = [str(t) for t in batch["text"]]
         vectors = self._embedder.encode(texts, batch_size=self._batch_size)
         return {"pos": batch["pos"], "vector": vectors}
-
-
-class _PoolBlock(_EncodeBlock):
-    """A Ray Data actor: token-embedding sums over character spans of whole blocks."""
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts = [str(t) for t in batch["text"]]
-        spans = [list(zip(f[::2], f[1::2], strict=True)) for f in batch["spans"]]
-        pooled = self._embedder.span_sums(texts, spans, batch_size=self._batch_size)
-        # Ragged rows (a different number of spans per text) travel as object arrays.
-        sums, counts = np.empty(len(texts), object), np.empty(len(texts), object)
-        for i, (s, c) in enumerate(pooled):
-            sums[i], counts[i] = s.ravel(), c
-        return {"pos": batch["pos"], "sums": sums, "counts": counts}
 
 
 def _block_rows(total: int, *, batch_size: int, actors: int) -> int:
