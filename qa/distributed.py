@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -28,7 +28,6 @@ from qa.embedding import (
     SentenceTransformerEmbedder,
 )
 from qa.errors import ConfigError, ModelError
-from qa.windows import TokenPooler
 
 #: What `--ray` without an address means: start a Ray instance on this machine.
 LOCAL = "local"
@@ -122,22 +121,8 @@ class RayEmbedder:
             return out
         actors = self._start()
         dataset, blocks = self._dataset(texts, batch_size=batch_size, actors=actors)
-        vectors = self._map(
-            dataset, _EncodeBlock, batch_size=batch_size, blocks=min(actors, blocks)
-        )
-        done = 0
-        for batch in self._batches(vectors):
-            out[batch["pos"]] = batch["vector"]
-            done += len(batch["pos"])
-            if progress is not None:
-                progress(done, len(texts))
-        if done != len(texts):  # a lost block must not leave zero vectors in the index
-            raise ModelError(f"embedding on Ray returned {done} of {len(texts)} vectors")
-        return out
-
-    def _map(self, dataset: Any, actor: type, *, batch_size: int, blocks: int) -> Any:
-        return dataset.map_batches(
-            actor,
+        vectors = dataset.map_batches(
+            _EncodeBlock,
             fn_constructor_kwargs={
                 "model": self._model,
                 "identity": self.identity.as_dict(),
@@ -147,35 +132,22 @@ class RayEmbedder:
             batch_size=None,  # one block, already sorted and sized, is one call
             batch_format="numpy",
             # No more model replicas than blocks: a replica with nothing to do costs a load.
-            compute=self._ray.data.ActorPoolStrategy(size=blocks),
+            compute=self._ray.data.ActorPoolStrategy(size=min(actors, blocks)),
             num_cpus=1,
             runtime_env={"env_vars": _ACTOR_ENV},
         )
-
-    def _batches(self, results: Any) -> Iterator[dict[str, Any]]:
-        """The blocks as they come back, with Ray's failures as ModelErrors."""
+        done = 0
         try:
-            yield from results.iter_batches(batch_size=None, batch_format="numpy")
+            for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
+                out[batch["pos"]] = batch["vector"]
+                done += len(batch["pos"])
+                if progress is not None:
+                    progress(done, len(texts))
         except self._ray.exceptions.RayError as exc:
             raise ModelError(f"embedding on Ray failed: {_summary(exc)}") from exc
-
-    def span_sums(
-        self,
-        texts: Sequence[str],
-        spans: Sequence[Sequence[tuple[int, int]]],
-        *,
-        batch_size: int = 32,
-        progress: Progress | None = None,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The token-embedding sums that chunk vectors are pooled from (qa.windows),
-        computed by this process's copy of the model, so that an index built with --ray
-        is the index of one process. Not yet spread over the actors: a first attempt
-        (ragged span columns through Ray Data) hung, and the pooled pass already reads
-        each token once instead of about twice."""
-        local = self._local
-        if not isinstance(local, TokenPooler):
-            raise ModelError(f"{self._model!r} cannot pool token embeddings for chunk vectors")
-        return local.span_sums(texts, spans, batch_size=batch_size, progress=progress)
+        if done != len(texts):  # a lost block must not leave zero vectors in the index
+            raise ModelError(f"embedding on Ray returned {done} of {len(texts)} vectors")
+        return out
 
     def _dataset(self, texts: Sequence[str], *, batch_size: int, actors: int) -> tuple[Any, int]:
         pa = importlib.import_module("pyarrow")  # comes with ray[data]
@@ -183,14 +155,15 @@ class RayEmbedder:
         self._quiet_ray_data()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         rows = _block_rows(len(texts), batch_size=batch_size, actors=actors)
-        tables = []
-        for lo in range(0, len(order), rows):
-            block = order[lo : lo + rows]
-            columns = {
-                "pos": pa.array(block, pa.int64()),
-                "text": pa.array([texts[i] for i in block], pa.string()),
-            }
-            tables.append(pa.table(columns))
+        tables = [
+            pa.table(
+                {
+                    "pos": pa.array(order[lo : lo + rows], pa.int64()),
+                    "text": pa.array([texts[i] for i in order[lo : lo + rows]], pa.string()),
+                }
+            )
+            for lo in range(0, len(order), rows)
+        ]
         return self._ray.data.from_arrow(tables), len(tables)
 
     def _quiet_ray_data(self) -> None:
