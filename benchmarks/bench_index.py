@@ -11,13 +11,11 @@ shared and noisy, so only ratios and medians taken together mean much):
   raw-fp32   the same in fp32, when the service uses another precision
   raw-text   SentenceTransformer.encode of the corpus text itself, each token once, cut
              at sentence boundaries into pieces of at most one chunk stride (max tokens -
-             overlap): about as many pieces as there are chunks, and the very windows
-             the pipeline encodes
+             overlap): about as many pieces as there are chunks
   embedder   qa's SentenceTransformerEmbedder.encode of the chunk texts (its wrapper)
   chunking   qa.chunking.chunk_text of every document with the model's token counter
   pipeline   qa.indexing.build_index: chunk + embed + FAISS (+ BM25) index, from Documents;
-             it encodes each document once in stride-long windows and pools chunk
-             vectors from their token embeddings
+             it encodes every chunk's own text, so overlapped text twice
 
 "Corpus text indexed per second" divides the corpus text's own tokens (each once) by
 each variant's time: the pipeline against raw-text is qa index's throughput per unit
@@ -244,20 +242,20 @@ def load_setup(args: Any) -> Setup:
 
 def cut_texts(setup: Setup) -> None:
     """The chunk texts the pipeline embeds, from one pipeline run (also a warm-up), and
-    the corpus text with each token once, in the stride-long windows the pipeline cuts."""
+    the corpus text with each token once, in stride-long pieces at sentence boundaries."""
+    from qa.chunking import ChunkSettings, chunk_text
     from qa.indexing import build_index
-    from qa.windows import document_windows, window_tokens
 
     e, chunking = setup.embedder, setup.chunking
     index, setup.stats = build_index(
         setup.documents, embedder=e, settings=chunking, batch_size=setup.batch
     )
     setup.texts = [c.text for c in index.chunks]
-    size = min(window_tokens(chunking), e.identity.max_tokens)
+    stride = ChunkSettings(chunking.max_tokens - chunking.overlap_tokens, overlap_tokens=0)
     setup.pieces = [
-        d.text[w.start : w.end]
+        c.text
         for d in setup.documents
-        for w in document_windows(d.text, count=e.count_tokens, max_tokens=size)
+        for c in chunk_text(d.doc_id, d.text, count=e.count_tokens, settings=stride)
     ]
     setup.seq_lens = _seq_lens(setup, setup.texts)
     setup.piece_lens = _seq_lens(setup, setup.pieces)
@@ -313,8 +311,8 @@ def run_rounds(
 
 
 def agreement(last: dict[str, Any], n: int) -> tuple[float, float]:
-    """Median and minimum cosine of the pipeline's chunk vectors (pooled from windows)
-    against the chunks encoded on their own: how much the pooling moves them."""
+    """Median and minimum cosine of the pipeline's chunk vectors against the raw encode
+    of the chunk texts: the pipeline must embed the same texts to the same vectors."""
     pipe_index = last["pipeline"][0]
     if len(pipe_index.chunks) != n:
         return float("nan"), float("nan")
@@ -403,7 +401,7 @@ def print_throughput(
     cos_median, cos_min = agreement(last, n)
     C.emit(
         f"check: pipeline embedded {len(last['pipeline'][0].chunks)} chunks for {n} raw texts; "
-        f"cosine of its pooled chunk vectors with the chunks encoded alone: median "
+        f"cosine of its chunk vectors with the raw ones: median "
         f"{C.fmt(cos_median, 5)}, min {C.fmt(cos_min, 5)}"
     )
     C.emit()
@@ -462,13 +460,8 @@ def compute_limit(setup: Setup) -> dict[str, Any]:
         "rates": rates,
         "peaks": peaks,
         "useful": sequence_flops(setup.seq_lens, shape),
-        # The pipeline reads the windows, not the chunk texts.
-        "useful_windows": sequence_flops(setup.piece_lens, shape),
         "padded_tokens": int(padded_lens.sum()),
         "padded": sequence_flops(padded_lens, shape),  # each sequence at its batch's length
-        "padded_windows": sequence_flops(
-            padded_lengths(setup.pieces, setup.piece_lens, setup.batch), shape
-        ),
     }
 
 
@@ -497,9 +490,7 @@ def print_limit(setup: Setup, limit: dict[str, Any], med: dict[str, float]) -> N
     rows = []
     for name, prec in variant_precisions(setup, med).items():
         peak = limit["peaks"][prec][1]
-        windows = name == "pipeline"
-        useful = limit["useful_windows"] if windows else limit["useful"]
-        padded = limit["padded_windows"] if windows else limit["padded"]
+        useful, padded = limit["useful"], limit["padded"]
         rows.append(
             [
                 name,
@@ -540,8 +531,7 @@ def print_limit_notes(setup: Setup, limit: dict[str, Any], per_token: float) -> 
     )
     C.emit(
         f"FLOPs per token at this corpus's lengths (mean {np.mean(setup.seq_lens):.0f} tokens): "
-        f"{per_token / 1e6:.1f}M useful = 2*P + layers*4*n*hidden; the pipeline's FLOPs "
-        f"are those of its windows"
+        f"{per_token / 1e6:.1f}M useful = 2*P + layers*4*n*hidden"
     )
     C.emit(
         f"padding: batches of {setup.batch} computed {limit['padded_tokens']:,} token positions "
@@ -556,7 +546,6 @@ def save(
     setup: Setup, times: dict[str, list[float]], med: dict[str, float], limit: dict[str, Any]
 ) -> None:
     n, tokens, peaks = len(setup.texts), setup.tokens, limit["peaks"]
-    useful = {k: limit["useful_windows"] if k == "pipeline" else limit["useful"] for k in med}
     C.save_json(
         C.json_path(setup.args.json, "bench_index"),
         {
@@ -588,7 +577,7 @@ def save(
             "matmul_gflops_median": {k: C.median(v) / 1e9 for k, v in limit["rates"].items()},
             "limit_gflops": {p: peak / 1e9 for p, (_, peak) in peaks.items()},
             "fraction_of_peak_useful": {
-                k: useful[k] / med[k] / peaks[p][1]
+                k: limit["useful"] / med[k] / peaks[p][1]
                 for k, p in variant_precisions(setup, med).items()
             },
             "stats": setup.stats.__dict__,

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -121,22 +121,8 @@ class RayEmbedder:
             return out
         actors = self._start()
         dataset, blocks = self._dataset(texts, batch_size=batch_size, actors=actors)
-        vectors = self._map(
-            dataset, _EncodeBlock, batch_size=batch_size, blocks=min(actors, blocks)
-        )
-        done = 0
-        for batch in self._batches(vectors):
-            out[batch["pos"]] = batch["vector"]
-            done += len(batch["pos"])
-            if progress is not None:
-                progress(done, len(texts))
-        if done != len(texts):  # a lost block must not leave zero vectors in the index
-            raise ModelError(f"embedding on Ray returned {done} of {len(texts)} vectors")
-        return out
-
-    def _map(self, dataset: Any, actor: type, *, batch_size: int, blocks: int) -> Any:
-        return dataset.map_batches(
-            actor,
+        vectors = dataset.map_batches(
+            _EncodeBlock,
             fn_constructor_kwargs={
                 "model": self._model,
                 "identity": self.identity.as_dict(),
@@ -146,69 +132,38 @@ class RayEmbedder:
             batch_size=None,  # one block, already sorted and sized, is one call
             batch_format="numpy",
             # No more model replicas than blocks: a replica with nothing to do costs a load.
-            compute=self._ray.data.ActorPoolStrategy(size=blocks),
+            compute=self._ray.data.ActorPoolStrategy(size=min(actors, blocks)),
             num_cpus=1,
             runtime_env={"env_vars": _ACTOR_ENV},
         )
-
-    def _batches(self, results: Any) -> Iterator[dict[str, Any]]:
-        """The blocks as they come back, with Ray's failures as ModelErrors."""
+        done = 0
         try:
-            yield from results.iter_batches(batch_size=None, batch_format="numpy")
+            for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
+                out[batch["pos"]] = batch["vector"]
+                done += len(batch["pos"])
+                if progress is not None:
+                    progress(done, len(texts))
         except self._ray.exceptions.RayError as exc:
             raise ModelError(f"embedding on Ray failed: {_summary(exc)}") from exc
-
-    def span_sums(
-        self,
-        texts: Sequence[str],
-        spans: Sequence[Sequence[tuple[int, int]]],
-        *,
-        batch_size: int = 32,
-        progress: Progress | None = None,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """SentenceTransformerEmbedder.span_sums, computed by the actors."""
-        dim = self.identity.dimension
-        out = [(np.zeros((0, dim), np.float32), np.zeros(0, np.int64))] * len(texts)
-        if not texts:
-            return out
-        actors = self._start()
-        flat = [[x for span in ss for x in span] for ss in spans]  # (a, b) pairs, flattened
-        dataset, blocks = self._dataset(texts, batch_size=batch_size, actors=actors, spans=flat)
-        pooled = self._map(dataset, _PoolBlock, batch_size=batch_size, blocks=min(actors, blocks))
-        done = 0
-        for batch in self._batches(pooled):
-            for pos, sums, counts in zip(batch["pos"], batch["sums"], batch["counts"], strict=True):
-                out[int(pos)] = (np.asarray(sums, np.float32).reshape(-1, dim), np.asarray(counts))
-            done += len(batch["pos"])
-            if progress is not None:
-                progress(done, len(texts))
-        if done != len(texts):
-            raise ModelError(f"embedding on Ray returned {done} of {len(texts)} span pools")
+        if done != len(texts):  # a lost block must not leave zero vectors in the index
+            raise ModelError(f"embedding on Ray returned {done} of {len(texts)} vectors")
         return out
 
-    def _dataset(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int,
-        actors: int,
-        spans: Sequence[Sequence[int]] | None = None,
-    ) -> tuple[Any, int]:
+    def _dataset(self, texts: Sequence[str], *, batch_size: int, actors: int) -> tuple[Any, int]:
         pa = importlib.import_module("pyarrow")  # comes with ray[data]
 
         self._quiet_ray_data()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         rows = _block_rows(len(texts), batch_size=batch_size, actors=actors)
-        tables = []
-        for lo in range(0, len(order), rows):
-            block = order[lo : lo + rows]
-            columns = {
-                "pos": pa.array(block, pa.int64()),
-                "text": pa.array([texts[i] for i in block], pa.string()),
-            }
-            if spans is not None:
-                columns["spans"] = pa.array([spans[i] for i in block], pa.list_(pa.int64()))
-            tables.append(pa.table(columns))
+        tables = [
+            pa.table(
+                {
+                    "pos": pa.array(order[lo : lo + rows], pa.int64()),
+                    "text": pa.array([texts[i] for i in order[lo : lo + rows]], pa.string()),
+                }
+            )
+            for lo in range(0, len(order), rows)
+        ]
         return self._ray.data.from_arrow(tables), len(tables)
 
     def _quiet_ray_data(self) -> None:
@@ -257,20 +212,6 @@ class _EncodeBlock:
         texts = [str(t) for t in batch["text"]]
         vectors = self._embedder.encode(texts, batch_size=self._batch_size)
         return {"pos": batch["pos"], "vector": vectors}
-
-
-class _PoolBlock(_EncodeBlock):
-    """A Ray Data actor: token-embedding sums over character spans of whole blocks."""
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts = [str(t) for t in batch["text"]]
-        spans = [list(zip(f[::2], f[1::2], strict=True)) for f in batch["spans"]]
-        pooled = self._embedder.span_sums(texts, spans, batch_size=self._batch_size)
-        # Ragged rows (a different number of spans per text) travel as object arrays.
-        sums, counts = np.empty(len(texts), object), np.empty(len(texts), object)
-        for i, (s, c) in enumerate(pooled):
-            sums[i], counts[i] = s.ravel(), c
-        return {"pos": batch["pos"], "sums": sums, "counts": counts}
 
 
 def _block_rows(total: int, *, batch_size: int, actors: int) -> int:

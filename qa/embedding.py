@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -190,34 +190,6 @@ class SentenceTransformerEmbedder:
         dim = self.identity.dimension
         vectors = np.zeros((len(texts), dim), dtype=np.float32)
         pooled: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(texts)
-        for i, out, offsets in self._token_passes(texts, batch_size, progress):
-            vectors[i] = _unit(out["sentence_embedding"].float().numpy())
-            sums, _ = _span_sums(_real_tokens(out), offsets, spans[i])
-            pooled[i] = unit_rows(sums)
-        return vectors, pooled
-
-    def span_sums(
-        self,
-        texts: Sequence[str],
-        spans: Sequence[Sequence[tuple[int, int]]],
-        *,
-        batch_size: int = 32,
-        progress: Progress | None = None,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per text, per character span of it: the sum of the text's contextual token
-        embeddings inside the span and how many tokens that is. Sums, not means, so that
-        a span that several texts cover can pool all of its tokens."""
-        empty = (np.zeros((0, self.identity.dimension), np.float32), np.zeros(0, np.int64))
-        out_sums: list[tuple[np.ndarray, np.ndarray]] = [empty] * len(texts)
-        for i, out, offsets in self._token_passes(texts, batch_size, progress):
-            out_sums[i] = _span_sums(_real_tokens(out), offsets, spans[i])
-        return out_sums
-
-    def _token_passes(
-        self, texts: Sequence[str], batch_size: int, progress: Progress | None
-    ) -> Iterator[tuple[int, dict[str, Any], list[tuple[int, int]]]]:
-        """(row, model output with token embeddings, token character offsets) per text,
-        longest texts first so that batches pad little."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         for lo in range(0, len(order), _PROGRESS_SLICE):
             rows = order[lo : lo + _PROGRESS_SLICE]
@@ -233,9 +205,15 @@ class SentenceTransformerEmbedder:
             offsets = self._tokenizer(batch, return_offsets_mapping=True, truncation=True)[
                 "offset_mapping"
             ]
-            yield from zip(rows, outputs, offsets, strict=True)
+            for i, out, offs in zip(rows, outputs, offsets, strict=True):
+                # Rows come padded to the longest text of the batch: keep the real ones.
+                length = int(out["attention_mask"].sum())
+                tokens = out["token_embeddings"][:length].float().numpy()
+                vectors[i] = _unit(out["sentence_embedding"].float().numpy())
+                pooled[i] = _pool(tokens, offs, spans[i], dim)
             if progress is not None:
                 progress(min(lo + _PROGRESS_SLICE, len(order)), len(order))
+        return vectors, pooled
 
     def _encode_batch(self, texts: list[str], batch_size: int) -> np.ndarray:
         # torch modules are not safe to call from several threads at once.
@@ -277,36 +255,21 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return (v / norm if norm > 0 else v).astype(np.float32)
 
 
-def _real_tokens(out: Mapping[str, Any]) -> np.ndarray:
-    # Rows come padded to the longest text of the batch: keep the real ones.
-    length = int(out["attention_mask"].sum())
-    tokens: np.ndarray = out["token_embeddings"][:length].float().numpy()
-    return tokens
-
-
-def _span_sums(
+def _pool(
     tokens: np.ndarray,
     offsets: Sequence[tuple[int, int]],
     spans: Sequence[tuple[int, int]],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and count of the token rows whose characters lie inside each span."""
+    dim: int,
+) -> np.ndarray:
+    """Mean of the token rows whose characters lie inside each span, as unit vectors."""
     starts = np.array([a for a, _ in offsets])
     ends = np.array([b for _, b in offsets])
     real = ends > starts  # special tokens have empty offsets
-    sums = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
-    counts = np.zeros(len(spans), dtype=np.int64)
+    out = np.zeros((len(spans), dim), dtype=np.float32)
     for j, (a, b) in enumerate(spans):
         inside = real & (starts >= a) & (ends <= b)
-        counts[j] = int(inside.sum())
-        if counts[j]:
-            sums[j] = tokens[inside].sum(axis=0)
-    return sums, counts
-
-
-def unit_rows(rows: np.ndarray) -> np.ndarray:
-    """Each row scaled to unit length; all-zero rows (spans without tokens) stay zero."""
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    out: np.ndarray = (rows / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        if inside.any():
+            out[j] = _unit(tokens[inside].mean(axis=0))
     return out
 
 

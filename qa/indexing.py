@@ -12,7 +12,7 @@ import numpy as np
 
 from qa.chunking import SPLITTER_VERSION, ChunkSettings, chunk_document
 from qa.corpus import CorpusScan, scan_corpus
-from qa.embedding import Embedder, Progress, check_chunk_size
+from qa.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
 from qa.errors import IndexMismatchError, IndexNotFoundError
 from qa.formats import EXTRACTION_VERSION, Limits
 from qa.index import Expectation, Index, IndexSettings, read_documents, read_manifest, write_lock
@@ -20,7 +20,6 @@ from qa.lexical import TOKENIZER_VERSION
 from qa.originals import OriginalStore
 from qa.sentences import SentenceTable, chunk_sentence_spans
 from qa.types import Chunk, Document
-from qa.windows import POOLING_VERSION, embed_chunks, window_tokens
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,6 @@ def chunking_identity(settings: ChunkSettings) -> dict[str, Any]:
         "splitter_version": SPLITTER_VERSION,
         "lexical_tokenizer": TOKENIZER_VERSION,
         "extraction_version": EXTRACTION_VERSION,
-        "chunk_vectors": POOLING_VERSION,
     }
 
 
@@ -84,14 +82,8 @@ def build_index(
     }
     flat = [c for d in fresh for c in new_chunks[d.doc_id]]
     spans = chunk_sentence_spans(flat)
-    new_vectors, sentence_vectors = embed_chunks(
-        embedder,
-        {d.doc_id: d.text for d in fresh},
-        flat,
-        spans,
-        window_tokens=window_tokens(settings),
-        batch_size=batch_size,
-        progress=progress,
+    new_vectors, sentence_vectors = encode_with_spans(
+        embedder, [c.text for c in flat], spans, batch_size=batch_size, progress=progress
     )
     dim = embedder.identity.dimension
     fresh_sentences = SentenceTable.from_chunks(flat, spans, sentence_vectors, dim)

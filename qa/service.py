@@ -75,11 +75,8 @@ class QAService:
     def index(self) -> Index:
         return self.retriever.index
 
-    def enable_micro_batching(self, *, max_batch: int, window_ms: float | None = None) -> None:
-        """Encode concurrent questions together (the server does this; the CLI need not).
-
-        `window_ms` is accepted for the callers that still pass it: no question waits
-        for a window any more (see qa.batching)."""
+    def enable_micro_batching(self, *, max_batch: int) -> None:
+        """Encode concurrent questions together (the server does this; the CLI need not)."""
         from qa.batching import MicroBatchingEmbedder
 
         self.embedder = MicroBatchingEmbedder(self.embedder, max_batch=max_batch)

@@ -87,9 +87,7 @@ def _lifespan(
             yield
             return
         if batching:
-            service.enable_micro_batching(
-                window_ms=settings.batch_window_ms, max_batch=settings.max_question_batch
-            )
+            service.enable_micro_batching(max_batch=settings.max_question_batch)
         app.state.service = service
         async with _watching(app, service, settings, enabled=owned):
             yield
