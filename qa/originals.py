@@ -11,13 +11,12 @@ no current document names are pruned under the index's write lock.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import uuid
 from pathlib import Path
 
 from qa.formats import TEXT_FORMATS
-from qa.index import fsync_dir, read_documents, write_lock
+from qa.index import read_documents, write_lock
+from qa.storage import write_atomic
 from qa.types import Document
 
 FOLDER = "originals"
@@ -38,13 +37,7 @@ class OriginalStore:
         if target.is_file():
             return digest
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{digest}.{uuid.uuid4().hex}"
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        fsync_dir(self.root)
+        write_atomic(target, data)
         return digest
 
     def get(self, digest: str) -> bytes | None:
