@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.embedding import DEFAULT_MODEL
@@ -17,6 +17,8 @@ from qa.embedding import DEFAULT_MODEL
 if TYPE_CHECKING:  # the mappers import these when called: importing config stays light
     from qa.chunking import ChunkSettings
     from qa.index import IndexSettings
+    from qa.reader import ReaderSettings
+    from qa.rerank import RerankSettings
     from qa.retrieval import RetrievalSettings
 
 
@@ -73,11 +75,43 @@ class Settings(BaseSettings):
     # Document files (qa/formats/): `qa index` skips a larger or slower file with its reason.
     max_file_bytes: int = Field(default=50 << 20, ge=1024, le=1 << 32)
     extract_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    # Optional local models (qa/rerank.py, qa/reader.py): off unless set, never downloaded.
+    reranker: Path | None = Field(
+        default=None,
+        description="A local cross-encoder folder (sentence-transformers CrossEncoder, one "
+        "relevance label) that reorders the top QA_RERANK_CANDIDATES passages.",
+    )
+    rerank_candidates: int = Field(default=20, ge=1, le=200)
+    reader: Path | None = Field(
+        default=None,
+        description="A local extractive question-answering model folder (transformers, "
+        "SQuAD 2.0 style) that picks the short answer in the top QA_READER_PASSAGES passages.",
+    )
+    reader_passages: int = Field(default=3, ge=1, le=20)
+    # Tokens of one reader window (question + passage) and the overlap of the windows of
+    # a passage longer than that.
+    reader_max_tokens: int = Field(default=384, ge=32, le=4096)
+    reader_stride: int = Field(default=128, ge=0, le=2048)
+
+    @field_validator("reranker", "reader", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _reads_need_a_key(self) -> Settings:
         if self.require_key_for_reads and not self.api_key:
             raise ValueError("QA_REQUIRE_KEY_FOR_READS is set but QA_API_KEY is not: set both")
+        return self
+
+    @model_validator(mode="after")
+    def _reader_windows(self) -> Settings:
+        # The question takes at most a quarter of a window (qa.reader): half is left at least.
+        if self.reader_stride > self.reader_max_tokens // 2:
+            raise ValueError(
+                f"QA_READER_STRIDE ({self.reader_stride}) must be at most half of "
+                f"QA_READER_MAX_TOKENS ({self.reader_max_tokens})"
+            )
         return self
 
     @model_validator(mode="after")
@@ -110,4 +144,21 @@ def retrieval_settings(settings: Settings) -> RetrievalSettings:
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         sentence_weight=settings.sentence_weight,
+    )
+
+
+def rerank_settings(settings: Settings) -> RerankSettings:
+    from qa.rerank import RerankSettings
+
+    return RerankSettings(candidates=settings.rerank_candidates, precision=settings.precision)
+
+
+def reader_settings(settings: Settings) -> ReaderSettings:
+    from qa.reader import ReaderSettings
+
+    return ReaderSettings(
+        passages=settings.reader_passages,
+        max_tokens=settings.reader_max_tokens,
+        stride=settings.reader_stride,
+        precision=settings.precision,
     )

@@ -36,6 +36,18 @@ class ModelError(QAError):
     code = "model"
 
 
+class RerankerError(ModelError):
+    """QA_RERANKER names no folder, or one that is not a local cross-encoder model."""
+
+    code = "reranker_model"
+
+
+class ReaderError(ModelError):
+    """QA_READER names no folder, or one that is not a local extractive QA model."""
+
+    code = "reader_model"
+
+
 class CorpusError(QAError):
     """The corpus folder cannot be read."""
 

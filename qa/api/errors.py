@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 STATUS: dict[type[errors.QAError], int] = {
     errors.QAError: 400,
     errors.ModelError: 503,
+    errors.RerankerError: 503,
+    errors.ReaderError: 503,
     errors.ServiceUnavailableError: 503,
     errors.IndexError_: 503,
     errors.IndexBusyError: 409,
