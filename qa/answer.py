@@ -228,6 +228,35 @@ class Choice:
     features: list[float]
 
 
+def assess(
+    question: str,
+    winner: Candidate,
+    similarity: float,
+    passages: Sequence[Passage],
+    rarity: Mapping[str, float],
+    short: ShortAnswer | None = None,
+) -> Choice:
+    """`winner` as the answer, with its confidence features. The short answer is `short`
+    (the reader's span) or else qa.short's span of the sentence; the features always use
+    qa.short's, as the calibration was fitted."""
+    span = best_span(question, winner.text)
+    typed = (
+        None
+        if span is None
+        else ShortAnswer(span.text, winner.start + span.start, winner.start + span.end)
+    )
+    passage = next(p for p in passages if p.rank == winner.passage_rank)
+    evidence = Evidence(
+        question=question,
+        sentence=winner.text,
+        passage=passage.chunk.text,
+        similarity=similarity,
+        rarity=rarity,
+        short_found=typed is not None,
+    )
+    return Choice(winner, short or typed, features(passages, evidence))
+
+
 def choose(
     question: str,
     found: Sequence[Candidate],
@@ -241,23 +270,64 @@ def choose(
         return None
     scores = sentence_scores(question, found, similarities, settings)
     best = max(range(len(found)), key=scores.__getitem__)
-    winner = found[best]
-    span = best_span(question, winner.text)
-    short = (
-        None
-        if span is None
-        else ShortAnswer(span.text, winner.start + span.start, winner.start + span.end)
+    return assess(question, found[best], float(similarities[best]), passages, rarity)
+
+
+def sentence_of(passage: Passage, start: int, end: int) -> Candidate:
+    """The sentence of `passage` that holds the document span [start, end), widened to
+    the following sentences when the span runs past its end."""
+    chunk = passage.chunk
+    a, b = start - chunk.start, end - chunk.start
+    spans = split_sentences(chunk.text)
+    first = next((s for s in spans if s.start <= a < s.end), None)
+    last = next((s for s in spans if s.start < b <= s.end), None)
+    lo = first.start if first is not None else a
+    hi = last.end if last is not None else b
+    lo, hi = min(lo, a), max(hi, b)
+    return Candidate(
+        chunk.doc_id, chunk.start + lo, chunk.start + hi, chunk.text[lo:hi], passage.rank
     )
-    passage = next(p for p in passages if p.rank == winner.passage_rank)
-    evidence = Evidence(
-        question=question,
-        sentence=winner.text,
-        passage=passage.chunk.text,
-        similarity=float(similarities[best]),
-        rarity=rarity,
-        short_found=short is not None,
+
+
+def pool_confidence(builtin: float, probabilities: Sequence[float]) -> float:
+    """The built-in confidence pooled with the optional models' probabilities: the mean
+    of their log-odds (a logarithmic opinion pool with equal weights). It stays in
+    (0, 1), equals `builtin` without models, moves the same way as each probability,
+    and a model can at most halve the distance to its own verdict: the models' scores
+    were never fitted on this service's questions, so none decides alone."""
+    if not probabilities:
+        return builtin
+    eps = 1e-6
+    logits = [
+        math.log(p / (1 - p))
+        for p in (min(max(x, eps), 1 - eps) for x in (builtin, *probabilities))
+    ]
+    return 1.0 / (1.0 + math.exp(-sum(logits) / len(logits)))
+
+
+def decide(
+    choice: Choice | None,
+    settings: AnswerSettings = AnswerSettings(),
+    probabilities: Sequence[float] = (),
+) -> tuple[Answer | None, float]:
+    """The Answer (None when the confidence is below the threshold) and the confidence,
+    the built-in one pooled with `probabilities` (see `pool_confidence`)."""
+    if choice is None:
+        return None, 0.0
+    builtin = confidence(choice.features, settings.calibration)
+    conf = round(pool_confidence(builtin, probabilities), 4)
+    if conf < settings.calibration.threshold:
+        return None, conf
+    winner = choice.candidate
+    answer = Answer(
+        text=winner.text,
+        doc_id=winner.doc_id,
+        start=winner.start,
+        end=winner.end,
+        confidence=conf,
+        short=choice.short,
     )
-    return Choice(winner, short, features(passages, evidence))
+    return answer, conf
 
 
 def choose_answer(
@@ -272,18 +342,4 @@ def choose_answer(
     """The best sentence as an Answer (None when the documents do not answer) and the
     confidence that it is right, which is reported either way."""
     choice = choose(question, found, similarities, passages, rarity or {}, settings)
-    if choice is None:
-        return None, 0.0
-    conf = round(confidence(choice.features, settings.calibration), 4)
-    if conf < settings.calibration.threshold:
-        return None, conf
-    winner = choice.candidate
-    answer = Answer(
-        text=winner.text,
-        doc_id=winner.doc_id,
-        start=winner.start,
-        end=winner.end,
-        confidence=conf,
-        short=choice.short,
-    )
-    return answer, conf
+    return decide(choice, settings)

@@ -84,6 +84,8 @@ class Scores:
     fused: float
     # The best sentence's evidence in [0, 1] (hybrid search over stored sentences).
     sentence: float | None = None
+    # The optional cross-encoder's probability that the passage answers (QA_RERANKER).
+    rerank: float | None = None
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,6 @@ class AskResult:
     # it is below the threshold), so a client can apply a threshold of its own. The
     # service always sets it.
     confidence: float = 0.0
+    # What `confidence` was pooled from: "builtin" (qa.answer's logistic model) and, when
+    # those models are loaded, "reader" (p(answer)) and "reranker" (the answer's passage).
+    confidence_parts: Mapping[str, float] = field(default_factory=dict)
