@@ -9,15 +9,28 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer import AnswerSettings, Candidate, candidates, choose_answer, question_words
-from qa.config import Settings, chunk_settings, retrieval_settings
+from qa.answer import (
+    AnswerSettings,
+    Candidate,
+    Choice,
+    assess,
+    candidates,
+    choose,
+    confidence,
+    decide,
+    question_words,
+    sentence_of,
+)
+from qa.config import Settings, chunk_settings, reader_settings, rerank_settings, retrieval_settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError
 from qa.filters import validate
 from qa.index import Index, read_manifest
 from qa.indexing import expectation
+from qa.reader import Reader, ReadSpan, check_reader_folder
+from qa.rerank import Reranker, check_reranker_folder, rerank
 from qa.retrieval import Query, RetrievalSettings, Retriever
-from qa.types import AskResult, Document
+from qa.types import AskResult, Document, Passage, ShortAnswer
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +44,28 @@ def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.model, precision=settings.precision)
 
 
+def load_models(settings: Settings) -> tuple[Reranker | None, Reader | None]:
+    """The optional reranker and reader that the settings name (torch loads only then)."""
+    reranker: Reranker | None = None
+    reader: Reader | None = None
+    if settings.reranker is not None:
+        from qa.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(settings.reranker, rerank_settings(settings))
+    if settings.reader is not None:
+        from qa.reader import ExtractiveReader
+
+        reader = ExtractiveReader(settings.reader, reader_settings(settings))
+    return reranker, reader
+
+
 @dataclass(frozen=True)
 class Health:
     documents: int
     chunks: int
     model: str
+    reranker: str | None = None  # the optional models' folder names, when loaded
+    reader: str | None = None
 
 
 class QAService:
@@ -48,8 +78,12 @@ class QAService:
         index: Index,
         answer: AnswerSettings | None = None,
         retrieval: RetrievalSettings | None = None,
+        reranker: Reranker | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.embedder = embedder
+        self.reranker = reranker
+        self.reader = reader
         self.answer_settings = answer or AnswerSettings()
         self.retrieval_settings = retrieval or RetrievalSettings()
         self.retriever = Retriever(embedder=embedder, index=index, settings=self.retrieval_settings)
@@ -65,11 +99,22 @@ class QAService:
     ) -> QAService:
         """Load the model and the index, checking that they belong together."""
         read_manifest(settings.index_dir)  # no index: say so before seconds of model loading
+        if settings.reranker is not None:  # a wrong folder, too
+            check_reranker_folder(settings.reranker)
+        if settings.reader is not None:
+            check_reader_folder(settings.reader)
         embedder = embedder or embedder_factory(settings)
         # Memory-mapped: worker processes share one copy of the vectors in the page cache.
         expect = expectation(embedder, chunk_settings(settings))
         index = Index.load(settings.index_dir, expect, mmap=True)
-        return cls(embedder=embedder, index=index, retrieval=retrieval_settings(settings))
+        reranker, reader = load_models(settings)
+        return cls(
+            embedder=embedder,
+            index=index,
+            retrieval=retrieval_settings(settings),
+            reranker=reranker,
+            reader=reader,
+        )
 
     @property
     def index(self) -> Index:
@@ -110,17 +155,24 @@ class QAService:
         retriever = self.retriever  # one index for the whole request, even across a swap
         query = Query(question.strip(), k, validate(filters or {}), max_per_document)
         vector = retriever.embed_question(query.text)
-        passages = retriever.search(query, vector)
+        passages = self.search(retriever, query, vector)
         found = candidates(passages, limit=self.answer_settings.passages)
         similarities = self.sentence_similarities(retriever, found, vector)
-        answer, conf = choose_answer(
-            query.text,
-            found,
-            similarities,
-            passages,
-            rarity=self.rarity(retriever, query.text),
-            settings=self.answer_settings,
-        )
+        rarity = self.rarity(retriever, query.text)
+        choice = choose(query.text, found, similarities, passages, rarity, self.answer_settings)
+        models: dict[str, float] = {}  # each loaded model's probability that the answer is right
+        if choice is not None and self.reader is not None:
+            read = self.reader.read(query.text, passages)
+            if read is not None:
+                choice = self.reader_choice(retriever, query.text, passages, read, vector, rarity)
+                models["reader"] = read.p_answer
+        if choice is not None and self.reranker is not None:
+            rank = choice.candidate.passage_rank
+            score = next(p.scores.rerank for p in passages if p.rank == rank)
+            if score is not None:
+                models["reranker"] = score
+        answer, conf = decide(choice, self.answer_settings, list(models.values()))
+        parts = {} if choice is None else {"builtin": self.builtin_confidence(choice), **models}
         if answer is not None:
             doc = retriever.index.documents[answer.doc_id]
             answer = replace(
@@ -132,7 +184,36 @@ class QAService:
             passages=passages,
             answerable=answer is not None,
             confidence=conf,
+            confidence_parts=parts,
         )
+
+    def search(self, retriever: Retriever, query: Query, vector: np.ndarray) -> list[Passage]:
+        """The ranked passages; with a reranker, the top candidates in its order (retrieval
+        fetches that many even when k is smaller)."""
+        if self.reranker is None:
+            return retriever.search(query, vector)
+        depth = max(query.k, self.reranker.settings.candidates)
+        found = retriever.search(replace(query, k=depth), vector)
+        scores = self.reranker.scores(query.text, [p.chunk.text for p in found])
+        return rerank(found, scores, query.k)
+
+    def reader_choice(
+        self,
+        retriever: Retriever,
+        question: str,
+        passages: Sequence[Passage],
+        read: ReadSpan,
+        vector: np.ndarray,
+        rarity: Mapping[str, float],
+    ) -> Choice:
+        """The reader's span as the short answer, in the sentence that holds it."""
+        sentence = sentence_of(passages[read.passage], read.start, read.end)
+        similarity = float(self.sentence_similarities(retriever, [sentence], vector)[0])
+        short = ShortAnswer(read.text, read.start, read.end)
+        return assess(question, sentence, similarity, passages, rarity, short)
+
+    def builtin_confidence(self, choice: Choice) -> float:
+        return round(confidence(choice.features, self.answer_settings.calibration), 4)
 
     @staticmethod
     def rarity(retriever: Retriever, question: str) -> dict[str, float]:
@@ -170,4 +251,6 @@ class QAService:
             documents=len(index.documents),
             chunks=len(index.chunks),
             model=self.embedder.identity.name,
+            reranker=None if self.reranker is None else self.reranker.name,
+            reader=None if self.reader is None else self.reader.name,
         )

@@ -79,7 +79,7 @@ def read_router(settings: Settings) -> APIRouter:
     @router.get(
         "/health",
         response_model=HealthOut,
-        summary="Readiness: document and chunk counts and the model",
+        summary="Readiness: document and chunk counts and the models",
     )
     async def health(request: Request) -> HealthOut:
         h = get_service(request).health()
@@ -90,6 +90,8 @@ def read_router(settings: Settings) -> APIRouter:
             model=h.model,
             version=__version__,
             writes=bool(settings.api_key),
+            reranker=h.reranker,
+            reader=h.reader,
         )
 
     return router

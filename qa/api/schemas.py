@@ -70,6 +70,11 @@ class ScoresOut(BaseModel):
     dense: float
     lexical: float | None
     fused: float
+    rerank: float | None = Field(
+        default=None,
+        description="The reranker's probability that the passage answers (QA_RERANKER), "
+        "which then decides the order; null without a reranker.",
+    )
 
 
 class PassageOut(BaseModel):
@@ -155,6 +160,12 @@ class HealthOut(BaseModel):
     version: str
     writes: bool = Field(
         description="Whether POST and DELETE /documents are enabled (QA_API_KEY is set)."
+    )
+    reranker: str | None = Field(
+        default=None, description="The loaded reranker's folder name (QA_RERANKER), or null."
+    )
+    reader: str | None = Field(
+        default=None, description="The loaded reader's folder name (QA_READER), or null."
     )
 
 
@@ -282,7 +293,12 @@ def passage_out(p: Passage) -> PassageOut:
         start=c.start,
         end=c.end,
         metadata=dict(p.metadata),
-        scores=ScoresOut(dense=p.scores.dense, lexical=p.scores.lexical, fused=p.scores.fused),
+        scores=ScoresOut(
+            dense=p.scores.dense,
+            lexical=p.scores.lexical,
+            fused=p.scores.fused,
+            rerank=p.scores.rerank,
+        ),
         page=p.page,
         section=p.section,
     )

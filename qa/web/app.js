@@ -576,7 +576,7 @@
     }
 
     const scores = passage.scores || {};
-    const scoreText = ["dense", "lexical", "fused"]
+    const scoreText = ["dense", "lexical", "fused", "rerank"]
       .filter((key) => typeof scores[key] === "number")
       .map((key) => `${key} ${scores[key].toFixed(3)}`)
       .join(", ");
