@@ -47,6 +47,13 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["extraction", "index_share", "render_ms", "big_pdf"],
     ),
+    "bench_models": (
+        [
+            "== QAService.ask(k=5) with the optional models, ms; random weights of the real",
+            "ratios of p50s: reranker/none",
+        ],
+        ["p50_ms", "ratios", "shapes"],
+    ),
     "bench_scale": (
         [
             "== FAISS, k=10, d=384, one query at a time",
@@ -85,6 +92,9 @@ def test_benchmark_runs_quick_and_prints_its_tables(name: str, tmp_path: Path) -
     assert data["machine"]["usable_cores"] >= 1
     for key in keys:
         assert key in data, f"{key!r} missing from {name}'s JSON"
+    if name == "bench_models":  # every configuration was timed on every question
+        assert set(data["p50_ms"]) == {"none", "reranker", "reader", "both"}
+        assert len({len(v) for v in data["seconds"].values()}) == 1
     if name == "bench_ask":  # the load loops stop by themselves, and every request succeeds
         levels = data["levels"]
         assert [level["clients"] for level in levels] == [1, 8, 32]
