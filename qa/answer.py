@@ -14,7 +14,8 @@ question's names, numbers and rarest words are there at all (a near-topic
 question that the documents do not answer usually lacks one), and whether a
 factoid question found an answer of its kind. Its weights and the abstention
 threshold were fitted on development data by `eval/fit_confidence.py`, never on
-the test questions.
+the test questions. With the optional models (qa.rerank, qa.reader) it is pooled
+with their probabilities (`pool_confidence`); that pooling was not fitted.
 """
 
 from __future__ import annotations
