@@ -27,7 +27,7 @@ from qa.indexing import build_index, expectation
 from qa.questionsets import Split, in_split, load_dataset
 from qa.retrieval import Method
 from qa.scoring import expected_calibration_error, reliability, trade_off, trade_off_curve
-from qa.service import QAService
+from qa.service import QAService, load_models
 
 METHODS: tuple[Method, ...] = ("dense", "lexical", "hybrid")
 
@@ -89,6 +89,8 @@ def run_eval(
 ) -> list[MethodResult]:
     """`split` keeps one half of the questions by a hash of their ids ("dev" for tuning,
     "test" for reporting; see `qa.questionsets.in_split`)."""
+    # QA_RERANKER and QA_READER are evaluated too; a wrong folder fails before any indexing.
+    reranker, reader = load_models(settings)
     embedder = embedder or SentenceTransformerEmbedder(settings.model, precision=settings.precision)
     index, questions = load_index_for(path, settings, embedder, progress)
     questions = [q for q in questions if in_split(q.qid, split)]
@@ -96,7 +98,9 @@ def run_eval(
     results = []
     for method in methods:
         retrieval = retrieval_settings(settings.model_copy(update={"retrieval": method}))
-        service = QAService(embedder=embedder, index=index, retrieval=retrieval)
+        service = QAService(
+            embedder=embedder, index=index, retrieval=retrieval, reranker=reranker, reader=reader
+        )
         records = evaluate(questions, partial(service.ask, k=k))
         results.append(MethodResult(method, summarize(records), records))
     return results

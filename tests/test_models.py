@@ -10,6 +10,7 @@ The embedder, FAISS index and HTTP app are the real ones (tests/conftest.py).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -428,6 +429,34 @@ def test_the_cli_says_which_model_folder_is_wrong(
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("qa: error: ") and "has no config.json" in err and "QA_READER" in err
+
+
+def test_qa_eval_evaluates_with_the_configured_models(
+    corpus_index_dir: Path,
+    embedder: Any,
+    service: QAService,
+    tiny_models: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    from qa.evalrun import run_eval
+
+    path = tmp_path / "questions.jsonl"
+    path.write_text(
+        "".join(json.dumps({"question": q, "answers": ["Denmark"]}) + "\n" for q in QUESTIONS)
+    )
+    reranker, reader = tiny_models
+    settings = _settings(corpus_index_dir, reranker=reranker, reader=reader)
+    (result,) = run_eval(path, settings=settings, methods=("hybrid",), k=5, embedder=embedder)
+    both = QAService.from_settings(settings, embedder)
+    asked = [both.ask(q, k=5) for q in QUESTIONS]
+    assert [r.confidence for r in result.records] == [a.confidence for a in asked]
+    assert [r.confidence for r in result.records] != [service.ask(q).confidence for q in QUESTIONS]
+    with pytest.raises(ReaderError, match="QA_READER=.* is not a folder"):
+        run_eval(
+            path,
+            settings=_settings(corpus_index_dir, reader=tmp_path / "none"),
+            methods=("hybrid",),
+        )
 
 
 def test_model_settings_are_checked() -> None:
