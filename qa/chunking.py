@@ -150,7 +150,7 @@ def _pack(
 @dataclass(frozen=True)
 class ChunkSettings:
     max_tokens: int = 200
-    overlap_tokens: int = 100
+    overlap_tokens: int = 20
 
 
 def chunk_text(
