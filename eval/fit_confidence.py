@@ -42,6 +42,7 @@ from qa.types import Document
 REPO = Path(__file__).resolve().parents[1]
 SQUAD = REPO.parent / "shared" / "datasets" / "squad2-dev-3articles.json"
 OFF_CORPUS_WEIGHT = 0.2
+RANK_L2 = 3.0  # dev 5-fold: calibration error 0.04 where 1.0 gave 0.05
 KEEP_RIGHT = 0.97
 BONUSES = ((0.0, 0.0), (0.05, 0.0), (0.1, 0.0), (0.05, 0.1), (0.1, 0.1), (0.15, 0.1))
 
@@ -121,6 +122,23 @@ def fit_logistic(
     return w
 
 
+def fit_confidence(
+    x: np.ndarray, right: np.ndarray, answerable: np.ndarray, off: np.ndarray
+) -> np.ndarray:
+    """[bias, *weights] in two steps. First the direction: a logistic model of answerable
+    against unanswerable (off-corpus questions included, at OFF_CORPUS_WEIGHT), which
+    ranks SQuAD 2.0's unanswerable questions below answerable ones better than a model
+    of "right" does (dev 5-fold AUROC 0.70 against 0.65), because answerable questions
+    answered wrong look like answerable ones, not like adversarial ones. Then the scale
+    and offset along it: a logistic model of "right" over the in-corpus questions, so
+    that the confidence means the chance that the answer is right where it is reported."""
+    weight = np.where(off, OFF_CORPUS_WEIGHT, 1.0)
+    direction = fit_logistic(x, answerable.astype(np.float64), l2=RANK_L2, weight=weight)
+    score = (x @ direction[1:])[:, None]
+    scale = fit_logistic(score[~off], right[~off], l2=0.0)
+    return np.r_[scale[0], scale[1] * direction[1:]]
+
+
 def choose_threshold(p: np.ndarray, right: np.ndarray, unanswerable: np.ndarray) -> float:
     """The highest threshold that still keeps KEEP_RIGHT of the right answers: abstain
     only where it costs few of them (the features separate SQuAD 2.0's unanswerable
@@ -166,12 +184,12 @@ def main() -> int:
     x_in, y_in = examples(squad, dev, vectors, settings)
     x_off, y_off = examples(seed, dev, vectors, settings, off_corpus=True)
     x, y = np.vstack([x_in, x_off]), np.r_[y_in, y_off]
-    # Off-corpus questions are easy negatives: at full weight they would pull the
-    # in-corpus probabilities down (dev ECE 0.063 against 0.02 at this weight).
-    weight = np.r_[np.ones(len(y_in)), np.full(len(y_off), OFF_CORPUS_WEIGHT)]
-    w = fit_logistic(x, y, weight=weight)
-    p_in = 1 / (1 + np.exp(-(w[0] + x_in @ w[1:])))
     unanswerable = np.array([q.unanswerable for q in dev])
+    off = np.r_[np.zeros(len(y_in), bool), np.ones(len(y_off), bool)]
+    # Off-corpus questions are easy negatives: at full weight they would dominate the
+    # direction (the scale is fitted in-corpus only).
+    w = fit_confidence(x, y, np.r_[~unanswerable, np.zeros(len(y_off), bool)], off)
+    p_in = 1 / (1 + np.exp(-(w[0] + x_in @ w[1:])))
     threshold = choose_threshold(p_in, y_in, unanswerable)
     calibration = Calibration(
         bias=round(float(w[0]), 4),
