@@ -206,6 +206,7 @@ class _Token:
     end: int
     word: str  # lower case
     cap: bool  # capitalised or a digit, not at the sentence's start
+    upper: bool  # capitalised or a digit anywhere: a name, never a verb
     asked: bool  # a word the question shares with the sentence
     broken: bool  # punctuation (or the sentence's start) before it
 
@@ -222,6 +223,7 @@ def _tokens(sentence: str, asked: set[str]) -> list[_Token]:
                 m.end(),
                 m.group(0).lower(),
                 bool(tokens) and not m.group(0).islower(),
+                not m.group(0).islower(),
                 bool(stems) and set(stems) <= asked,
                 not tokens or bool(_BREAK.search(gap)),
             )
@@ -239,9 +241,9 @@ def _phrases(tokens: list[_Token]) -> list[tuple[int, int]]:
     for i, t in enumerate([*tokens, None]):
         stop = t is not None and (t.word in _SPLIT or t.word.endswith("ly"))
         if t is None or t.broken or t.asked or stop:
-            while run and (tokens[run[-1]].word in _INSIDE or _VERBISH.match(tokens[run[-1]].word)):
+            while run and (tokens[run[-1]].word in _INSIDE or _verb(tokens[run[-1]])):
                 run.pop()
-            while run and _VERBISH.match(tokens[run[0]].word) and len(run) > 1:
+            while run and _verb(tokens[run[0]]) and len(run) > 1:
                 run.pop(0)
             if run:
                 out.append((run[0], run[-1] + 1))
@@ -259,18 +261,50 @@ _NP_BEFORE = frozenset(
 _VERBISH = re.compile(r"\w+(?:ly|ed|ing)$")
 
 
-def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int]) -> float:
+def _verb(t: _Token) -> bool:
+    """A lower-case word that reads as an adverb or a verb form ("usually", "stated")."""
+    return not t.upper and bool(_VERBISH.match(t.word))
+
+
+_PREPOSITIONS = frozenset("of in for to with by from at on into as than about like".split())
+
+
+def slot_after(question: str) -> str | None:
+    """The stem the answer follows when the question ends in its slot: "member of?",
+    "an example of what?" -> "exampl"; None otherwise."""
+    words = _WORD.findall(question)
+    if not words or words[-1].lower() not in _PREPOSITIONS | {"what", "which", "whom"}:
+        return None
+    for word in reversed(words[:-1]):
+        stems = tokenize(word)
+        if stems:
+            return stems[-1]
+    return None
+
+
+def _follows(i: int, tokens: list[_Token], slot: str | None) -> bool:
+    return slot is not None and any(
+        slot in tokenize(t.word) for t in tokens[max(0, i - 3) : i] if t.asked
+    )
+
+
+def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: str | None) -> float:
     i, j = r
     near = sum(1.0 / (1 + (a - j if a >= j else i - a - 1)) for a in anchors)
-    words = [t.word for t in tokens[i:j]]
     noun = (i > 0 and tokens[i - 1].word in _NP_BEFORE and not tokens[i].broken) or any(
         t.cap for t in tokens[i:j]
     )
-    verbish = all(_VERBISH.match(w) for w in words)
-    return near + W_NP * noun - W_VERB * verbish - W_LEN * (j - i)
+    verbish = all(_verb(t) for t in tokens[i:j])
+    return (
+        near
+        + W_NP * noun
+        + W_AFTER * _follows(i, tokens, slot)
+        - W_VERB * verbish
+        - W_LEN * (j - i)
+    )
 
 
-W_NP, W_VERB, W_LEN = 0.5, 0.5, 0.1
+W_NP, W_VERB, W_LEN, W_AFTER = 0.5, 0.5, 0.1, 1.0
 _HEAD = re.compile(
     r"\b(?:what|which)\s+(?:(?:type|kind|sort|form|types|kinds)\s+of\s+)?(\w+(?:[\s-]\w+)?)",
     re.I,
@@ -285,7 +319,7 @@ def head_noun(question: str) -> set[str]:
         return set()
     head: set[str] = set()
     for word in m.group(1).split():
-        if word.lower() in _SPLIT or _VERBISH.match(word.lower()):
+        if word.lower() in _SPLIT or (word.islower() and _VERBISH.match(word)):
             break
         head.update(tokenize(word))
     return head
@@ -308,7 +342,8 @@ def phrase_span(question: str, sentence: str) -> Span | None:
     phrases = _phrases(tokens)
     if not phrases:
         return None
-    i, j = max(phrases, key=lambda r: _score(r, tokens, anchors))
+    slot = slot_after(question)
+    i, j = max(phrases, key=lambda r: _score(r, tokens, anchors, slot))
     j = _with_head(j, tokens, head_noun(question))
     start, end = tokens[i].start, tokens[j - 1].end
     return Span(start, end, sentence[start:end])
