@@ -13,6 +13,9 @@ paths. For each question, in an order that rotates from question to question:
              library's overhead): the row the targets are about
   health     GET /health: the HTTP + framework cost alone, for reference
 
+This process runs with the OpenMP wait policy that `qa serve` gives the server
+(PASSIVE unless OMP_WAIT_POLICY says otherwise), so both sides sleep or spin alike.
+
 Then requests per second at 1, 8 and 32 concurrent clients (asyncio + httpx),
 each level bounded by a request count and a time limit, with errors counted and
 the CPU seconds the server and this client used per request.
@@ -317,6 +320,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Any, Bounds]:
         help="torch/OpenMP threads here and in the server (default: the libraries' own)",
     )
     args = ap.parse_args(argv)
+    # The in-process paths run with the OpenMP wait policy `qa serve` gives the server
+    # (before torch loads), so that both sides of each ratio sleep or spin alike.
+    from qa.cli import SERVE_OMP_WAIT_POLICY
+
+    os.environ.setdefault("OMP_WAIT_POLICY", SERVE_OMP_WAIT_POLICY)
     if args.quick and not args.threads:
         args.threads = 1  # quick mode: robust on a busy shared machine
     if args.threads:

@@ -153,10 +153,25 @@ class ChunkSettings:
     overlap_tokens: int = 20
 
 
+def remembering(count: TokenCounter) -> TokenCounter:
+    """`count` that tokenises each distinct text once: packing asks again for the sizes of
+    the sentences that splitting counted (tokenising was most of chunking's time)."""
+    known: dict[str, int] = {}
+
+    def counted(texts: Sequence[str]) -> list[int]:
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            known.update(zip(missing, count(missing), strict=True))
+        return [known[t] for t in texts]
+
+    return counted
+
+
 def chunk_text(
     doc_id: str, text: str, *, count: TokenCounter, settings: ChunkSettings = ChunkSettings()
 ) -> list[Chunk]:
     """Chunks of one document's text, each with exact [start, end) offsets into it."""
+    count = remembering(count)
     units = _units(text, settings.max_tokens, count)
     return [
         Chunk(

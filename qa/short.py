@@ -51,13 +51,14 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ),
 )
 
+_WH = re.compile(r"\b(what|which)\b", re.I)
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December|Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
 )
 _DATE = re.compile(
     rf"\b(?:\d{{1,2}}\s+)?{_MONTH}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{3,4}})?\b|"
-    r"\b\d{1,2}(?:st|nd|rd|th)\s+century\b|"
+    r"\b\d{1,2}(?:st|nd|rd|th)(?:\s+(?:and|or|to)\s+\d{1,2}(?:st|nd|rd|th))?\s+centur(?:y|ies)\b|"
     r"\b(?:1[0-9]|20)\d{2}s?(?:\s*(?:–|-|to)\s*(?:1[0-9]|20)?\d{2})?\b"
 )
 _NUMBER_WORDS = (
@@ -87,11 +88,17 @@ _YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
 
 
 def answer_kind(question: str) -> Kind | None:
-    """The type of answer the question asks for; None for other questions."""
-    for kind, pattern in _KINDS:
-        if pattern.search(question):
-            return kind
-    return None
+    """The type of answer the question asks for; None for other questions. The wording
+    that comes first decides ("Who was the leader when ...?" wants a person), within the
+    question's last clause ("When X is done, what case is it?" wants no date)."""
+    clause = question.rsplit(",", 1)[-1]
+    if not any(p.search(clause) for _, p in _KINDS) and not _WH.search(clause):
+        clause = question
+    found = [(m.start(), kind) for kind, p in _KINDS if (m := p.search(clause)) is not None]
+    what = _WH.search(clause)
+    if what is not None and found and what.start() < min(found)[0]:
+        return None  # "What case complexity does it take when ...?"
+    return min(found)[1] if found else None
 
 
 def counted_thing(question: str) -> str | None:
@@ -111,7 +118,7 @@ class Span:
     counted: bool = False  # a number followed by the thing the question counts
 
 
-def _number_spans(sentence: str, thing: str | None) -> list[Span]:
+def _number_spans(sentence: str, thing: str | None, asked: frozenset[str]) -> list[Span]:
     out = []
     for m in _NUMBER.finditer(sentence):
         if _YEAR.fullmatch(m.group(0)):
@@ -121,21 +128,25 @@ def _number_spans(sentence: str, thing: str | None) -> list[Span]:
         if nxt is not None:
             word = nxt.group(0)
             counted = thing is not None and tokenize(word)[:1] == [thing]
-            if word.lower() in _UNITS:  # "18 months"; the thing counted stays out
+            # "18 months"; the thing counted, or a unit the question names, stays out
+            if word.lower() in _UNITS and not set(tokenize(word)) & asked:
                 end = nxt.end()
         out.append(Span(m.start(), end, sentence[m.start() : end], counted))
     return out
 
 
-def candidate_spans(sentence: str, kind: Kind, *, thing: str | None = None) -> list[Span]:
-    """Spans of `sentence` that could be an answer of `kind`."""
+def candidate_spans(
+    sentence: str, kind: Kind, *, thing: str | None = None, asked: frozenset[str] = frozenset()
+) -> list[Span]:
+    """Spans of `sentence` that could be an answer of `kind`; `asked` are the question's
+    stems (a unit it names is no part of the answer: "How many miles" -> "11")."""
     if kind == "number":
-        return _number_spans(sentence, thing)
+        return _number_spans(sentence, thing, asked)
     if kind == "date":
         return [Span(m.start(), m.end(), m.group(0)) for m in _DATE.finditer(sentence)]
     spans = []
     for m in _NAME.finditer(sentence):
-        text = m.group(0).rstrip(".")
+        text = re.sub(r"['’]s?$", "", m.group(0).rstrip("."))  # "Yamada's" -> "Yamada"
         # A capitalised function word is just the start of the sentence.
         if " " not in text and text.lower() in _OPENERS:
             continue
@@ -143,7 +154,7 @@ def candidate_spans(sentence: str, kind: Kind, *, thing: str | None = None) -> l
     return spans
 
 
-def _new_to_question(span: Span, asked: set[str]) -> bool:
+def _new_to_question(span: Span, asked: frozenset[str]) -> bool:
     words = tokenize(span.text)
     return bool(words) and not set(words) <= asked
 
@@ -159,14 +170,180 @@ def best_span(question: str, sentence: str, kind: Kind | None = None) -> Span | 
     a factoid one or the sentence offers nothing new of the right kind."""
     kind = kind or answer_kind(question)
     if kind is None:
-        return None
-    asked = set(tokenize(question))
+        return phrase_span(question, sentence)
+    asked = frozenset(tokenize(question))
     spans = [
         s
-        for s in candidate_spans(sentence, kind, thing=counted_thing(question))
+        for s in candidate_spans(sentence, kind, thing=counted_thing(question), asked=asked)
         if _new_to_question(s, asked)
     ]
     if not spans:
         return None
     anchors = [m.start() for m in _WORD.finditer(sentence) if set(tokenize(m.group(0))) & asked]
     return min(spans, key=lambda s: (not s.counted, _distance(s, anchors), s.start))
+
+
+# ------------------------------------------------------------ any other question
+
+_TOKEN = re.compile(r"\w+(?:[-'’.,/]\w+)*")
+# Punctuation between two words that ends a phrase; a hyphen or an apostrophe does not.
+_BREAK = re.compile(r"[,;:()\[\]\"“”—–!?]|\.\s")
+# Function words that may stand inside a phrase ("analysis of algorithms and ...").
+_INSIDE = frozenset("of and or the a an".split())
+# Words that end a phrase like a stop word: pronouns, adverbs and common verbs.
+_SPLIT = STOPWORDS - _INSIDE | frozenset(
+    "us one also many much include includes included including take takes took taken make "
+    "makes made tell tells told use uses used using refer refers referred mean means meant "
+    "called known become becomes became say says said give gives given allow allows allowed "
+    "contain contains contained require requires required may might must shall another "
+    "however thus often usually".split()
+)
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int
+    word: str  # lower case
+    cap: bool  # capitalised or a digit, not at the sentence's start
+    upper: bool  # capitalised or a digit anywhere: a name, never a verb
+    asked: bool  # a word the question shares with the sentence
+    broken: bool  # punctuation (or the sentence's start) before it
+
+
+def _tokens(sentence: str, asked: set[str]) -> list[_Token]:
+    tokens: list[_Token] = []
+    prev = 0
+    for m in _TOKEN.finditer(sentence):
+        stems = tokenize(m.group(0))
+        gap = sentence[prev : m.start()]
+        tokens.append(
+            _Token(
+                m.start(),
+                m.end(),
+                m.group(0).lower(),
+                bool(tokens) and not m.group(0).islower(),
+                not m.group(0).islower(),
+                bool(stems) and set(stems) <= asked,
+                not tokens or bool(_BREAK.search(gap)),
+            )
+        )
+        prev = m.end()
+    return tokens
+
+
+def _phrases(tokens: list[_Token]) -> list[tuple[int, int]]:
+    """Token ranges [i, j) free of the question's words, split at punctuation and at
+    function words other than those that may stand inside a phrase, and trimmed of
+    function words at both ends."""
+    out: list[tuple[int, int]] = []
+    run: list[int] = []
+    for i, t in enumerate([*tokens, None]):
+        stop = t is not None and (t.word in _SPLIT or t.word.endswith("ly"))
+        if t is None or t.broken or t.asked or stop:
+            while run and (tokens[run[-1]].word in _INSIDE or _verb(tokens[run[-1]])):
+                run.pop()
+            while run and _verb(tokens[run[0]]) and len(run) > 1:
+                run.pop(0)
+            if run:
+                out.append((run[0], run[-1] + 1))
+            run = []
+        if t is not None and not t.asked and not stop and (run or t.word not in _INSIDE):
+            run.append(i)
+    return out
+
+
+# Words after which a noun phrase begins: determiners, prepositions, copulas.
+_NP_BEFORE = frozenset(
+    "the a an of in as by to for with from at on into via than is are was were be been "
+    "include includes including called named known such its their his her this these".split()
+)
+_VERBISH = re.compile(r"\w+(?:ly|ed|ing)$")
+
+
+def _verb(t: _Token) -> bool:
+    """A lower-case word that reads as an adverb or a verb form ("usually", "stated")."""
+    return not t.upper and bool(_VERBISH.match(t.word))
+
+
+_PREPOSITIONS = frozenset("of in for to with by from at on into as than about like".split())
+
+
+def slot_after(question: str) -> str | None:
+    """The stem the answer follows when the question ends in its slot: "member of?",
+    "an example of what?" -> "exampl"; None otherwise."""
+    words = _WORD.findall(question)
+    if not words or words[-1].lower() not in _PREPOSITIONS | {"what", "which", "whom"}:
+        return None
+    for word in reversed(words[:-1]):
+        stems = tokenize(word)
+        if stems:
+            return stems[-1]
+    return None
+
+
+def _follows(i: int, tokens: list[_Token], slot: str | None) -> bool:
+    return slot is not None and any(
+        slot in tokenize(t.word) for t in tokens[max(0, i - 3) : i] if t.asked
+    )
+
+
+def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: str | None) -> float:
+    i, j = r
+    near = sum(1.0 / (1 + (a - j if a >= j else i - a - 1)) for a in anchors)
+    noun = (i > 0 and tokens[i - 1].word in _NP_BEFORE and not tokens[i].broken) or any(
+        t.cap for t in tokens[i:j]
+    )
+    verbish = all(_verb(t) for t in tokens[i:j])
+    return (
+        near
+        + W_NP * noun
+        + W_AFTER * _follows(i, tokens, slot)
+        - W_VERB * verbish
+        - W_LEN * (j - i)
+    )
+
+
+W_NP, W_VERB, W_LEN, W_AFTER = 0.5, 0.5, 0.1, 1.0
+_HEAD = re.compile(
+    r"\b(?:what|which)\s+(?:(?:type|kind|sort|form|types|kinds)\s+of\s+)?(\w+(?:[\s-]\w+)?)",
+    re.I,
+)
+
+
+def head_noun(question: str) -> set[str]:
+    """The stems of what "what/which X" asks for: "What type of Turing machine ..." ->
+    {"ture", "machin"}; empty after a plain "what is"."""
+    m = _HEAD.search(question)
+    if m is None:
+        return set()
+    head: set[str] = set()
+    for word in m.group(1).split():
+        if word.lower() in _SPLIT or (word.islower() and _VERBISH.match(word)):
+            break
+        head.update(tokenize(word))
+    return head
+
+
+def _with_head(j: int, tokens: list[_Token], head: set[str]) -> int:
+    """`j` moved past the question's head noun when it follows the phrase ("Decision
+    problems" for "What kind of problems ...?")."""
+    while j < len(tokens) and not tokens[j].broken and set(tokenize(tokens[j].word)) & head:
+        j += 1
+    return j
+
+
+def phrase_span(question: str, sentence: str) -> Span | None:
+    """For a question of no typed kind ("What did X found?"): the phrase of `sentence`
+    that is not the question's own words, nearest the words it shares with the question
+    (the classic alignment heuristic), shorter phrases first among equals."""
+    tokens = _tokens(sentence, set(tokenize(question)))
+    anchors = [i for i, t in enumerate(tokens) if t.asked]
+    phrases = _phrases(tokens)
+    if not phrases:
+        return None
+    slot = slot_after(question)
+    i, j = max(phrases, key=lambda r: _score(r, tokens, anchors, slot))
+    j = _with_head(j, tokens, head_noun(question))
+    start, end = tokens[i].start, tokens[j - 1].end
+    return Span(start, end, sentence[start:end])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -152,3 +154,20 @@ def test_html_and_word_documents_are_chunked_section_by_section() -> None:
     assert [c.text for c in chunk_document(
         Document("d", "d", text, "h", format="docx", sections=sections), count=word_counter
     )] == ["Intro\n\nOne two three.", "Next\n\nFour five six."]  # fmt: skip
+
+
+def test_chunking_tokenises_each_distinct_text_once() -> None:
+    """Packing needs the sentence sizes that splitting counted: they are remembered, not
+    counted again (tokenising was most of chunking's time), and the chunks are the same."""
+    asked: list[str] = []
+
+    def counting(texts: Sequence[str]) -> list[int]:
+        asked.extend(texts)
+        return word_counter(texts)
+
+    text = " ".join(f"Sentence number {i} has a few words in it." for i in range(40))
+    chunks = chunk_text("d", text, count=counting, settings=ChunkSettings(30, 10))
+    assert len(chunks) > 5
+    assert len(asked) == len(set(asked))
+    plain = chunk_text("d", text, count=word_counter, settings=ChunkSettings(30, 10))
+    assert [(c.start, c.end) for c in chunks] == [(c.start, c.end) for c in plain]

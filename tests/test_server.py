@@ -64,3 +64,28 @@ def test_sigterm_lets_in_flight_requests_finish(corpus_index_dir: Path, tmp_path
     assert results == [200, 200, 200, 200]
     log = server.output()
     assert log.index("Shutting down") < log.index("Finished server process")
+
+
+def test_serve_lets_openmp_threads_sleep_unless_told_otherwise(
+    corpus_index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spinning OpenMP threads starve concurrent requests: qa serve asks for PASSIVE. The
+    OpenMP runtimes themselves say what they read (OMP_DISPLAY_ENV=VERBOSE): libgomp shows
+    the same policy name by default, but spins 300,000 times before sleeping, and not at
+    all when PASSIVE."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    server = start_server(
+        corpus_index_dir, tmp_path / "serve.log", env={"OMP_DISPLAY_ENV": "VERBOSE"}
+    )
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            assert http.post("/ask", json={"question": DENMARK_QUESTION}).status_code == 200
+    finally:
+        stop_server(server)
+    spins = [
+        line.split("=", 1)[1].strip()
+        for line in server.output().splitlines()
+        if line.strip().startswith("GOMP_SPINCOUNT =")
+    ]
+    assert spins and set(spins) == {"'0'"}, server.output()

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from qa.short import answer_kind, best_span, candidate_spans, counted_thing
+from qa.short import (
+    answer_kind,
+    best_span,
+    candidate_spans,
+    counted_thing,
+    head_noun,
+    phrase_span,
+    slot_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -17,6 +25,11 @@ from qa.short import answer_kind, best_span, candidate_spans, counted_thing
         ("Where were the staff moved to?", "place"),
         ("Which country leads the mission?", "place"),
         ("Why did Lithuania pull its trainers out?", None),
+        # The wording that comes first decides, within the last clause.
+        ("Who was the leader when the Franks entered the Euphrates valley?", "person"),
+        ("When time is required to sort integers, this represents what case complexity?", None),
+        ("What was the name of the man who led the Franks?", None),
+        ("In 1962, who wrote a paper on real-time computations?", "person"),
     ],
 )
 def test_answer_kind(question: str, kind: str | None) -> None:
@@ -53,7 +66,9 @@ def test_best_span_is_new_to_the_question_and_exact() -> None:
     assert sentence[span.start : span.end] == span.text
     # Denmark is the question's own word: not an answer to it.
     assert best_span("Who did Denmark follow?", "Denmark followed.") is None
-    assert best_span("Why did it happen?", sentence) is None
+    # A question of no typed kind gets a phrase, never the question's own words.
+    why = best_span("Why does Canada lead the mission?", sentence)
+    assert why is not None and why.text == "Denmark"
 
 
 def test_seed_corpus_factoids(service) -> None:  # type: ignore[no-untyped-def]
@@ -73,3 +88,100 @@ def test_the_prime_minister_of_denmark_is_not_in_the_documents(service) -> None:
     result = service.ask("Who is the Prime Minister of Denmark?")
     assert result.answer is None and not result.answerable
     assert 0.0 <= result.confidence < service.answer_settings.calibration.threshold
+
+
+def test_number_leaves_out_a_unit_the_question_names() -> None:
+    sentence = "The midway point lies around 11 miles (18 km) south of San Jose."
+    span = best_span("How many miles south of San Jose is the midway point?", sentence)
+    assert span is not None and span.text == "11"
+    # Without the question's "miles" the unit is part of the number.
+    assert candidate_spans(sentence, "number")[0].text == "11 miles"
+
+
+def test_names_drop_the_possessive_and_centuries_are_dates() -> None:
+    sentence = (
+        "Earlier papers include Raymond Smullyan's study of rudimentary sets (1961), "
+        "as well as Hisao Yamada's paper on real-time computations (1962)."
+    )
+    span = best_span("Who wrote a paper on real-time computations?", sentence)
+    assert span is not None and span.text == "Hisao Yamada"
+    sentence = "The Normans were the people who in the 10th and 11th centuries named Normandy."
+    span = best_span("When were the Normans in Normandy?", sentence)
+    assert span is not None and span.text == "10th and 11th centuries"
+
+
+def test_a_typed_question_without_a_span_of_its_kind_has_none() -> None:
+    # The confidence's "kind_missing" rests on this: no phrase stands in for a date.
+    sentence = "Upper and lower bounds are usually stated using the big O notation."
+    assert best_span("When were upper bounds stated?", sentence) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # Function words ("of", "and") stand inside a phrase, others end it.
+        (
+            "What does a big O notation hide?",
+            "Upper and lower bounds are usually stated using the big O notation, which "
+            "hides constant factors and smaller terms.",
+            "constant factors and smaller terms",
+        ),
+        # Adverbs and verbs ("usually stated using") are no answer.
+        (
+            "What expression is generally used to convey upper or lower bounds?",
+            "Upper and lower bounds are usually stated using the big O notation, which "
+            "hides constant factors and smaller terms.",
+            "big O notation",
+        ),
+        # The head noun the question asks for is kept after the phrase.
+        (
+            "IP and AM are most commonly defined by what type of proof system?",
+            "Classes like IP and AM are defined using Interactive proof systems.",
+            "Interactive proof systems",
+        ),
+        # Numbers keep their thousands separators.
+        (
+            "What is the population of the Greater Los Angeles Area?",
+            "These are the Greater Los Angeles Area at 17,786,419, and San Diego at 5,105,768.",
+            "17,786,419",
+        ),
+        (
+            "What is Lithuania a member of?",
+            "Working Group Membership: Lithuania is a member of the Communications Working Group.",
+            "Communications Working Group",
+        ),
+    ],
+)
+def test_phrase_span_of_a_question_of_no_kind(question: str, sentence: str, expected: str) -> None:
+    assert answer_kind(question) is None
+    span = phrase_span(question, sentence)
+    assert span is not None and span.text == expected
+    assert sentence[span.start : span.end] == expected
+    assert best_span(question, sentence) == span
+
+
+def test_phrase_span_is_none_when_the_sentence_is_all_question() -> None:
+    assert phrase_span("What did Denmark offer?", "Denmark offered.") is None
+
+
+def test_slot_after() -> None:
+    assert slot_after("What is Lithuania a member of?") == "member"
+    assert slot_after("A function problem is an example of what?") == "exampl"
+    assert slot_after("What is Lithuania a member of, then") is None
+    assert slot_after("What does a big O notation hide?") is None
+
+
+def test_head_noun() -> None:
+    assert head_noun("What type of Turing machine is capable of it?") == {"ture", "machin"}
+    assert head_noun("Which newspaper defined southern California?") == {"newspap"}
+    assert head_noun("What is the name of the castle?") == set()
+
+
+def test_seed_corpus_phrase_answer_has_exact_offsets(service) -> None:  # type: ignore[no-untyped-def]
+    result = service.ask("What working group is Lithuania a member of?")
+    answer = result.answer
+    assert answer is not None and "Communications Working Group" in answer.text
+    assert answer.short is not None and "Communications" in answer.short.text
+    text = service.document(answer.doc_id).text
+    assert text[answer.short.start : answer.short.end] == answer.short.text
+    assert answer.start <= answer.short.start < answer.short.end <= answer.end
