@@ -78,22 +78,22 @@ class Calibration:
     asked of a corpus that cannot answer them): the direction separates answerable from
     unanswerable questions, the scale makes it the chance that the answer is right."""
 
-    bias: float = -1.8291
+    bias: float = -1.9504
     weights: tuple[float, ...] = (
-        1.2511,
-        1.3424,
-        -0.1618,
-        0.3787,
-        -0.1615,
-        -1.0862,
-        -0.2699,
-        -0.1034,
-        0.1391,
-        -1.2559,
-        -0.8105,
-        -1.3516,
-        -0.2304,
-        0.2831,
+        1.4328,
+        1.5359,
+        0.0,
+        0.2856,
+        -0.1732,
+        -1.0705,
+        -0.2404,
+        0.0,
+        0.1323,
+        -1.1172,
+        -0.6689,
+        -1.1613,
+        -0.21,
+        0.0,
     )
     # Answer when confidence >= threshold: the highest that keeps 97% of the dev half's
     # right answers (eval/fit_confidence.py says why not more).
@@ -103,7 +103,7 @@ class Calibration:
 @dataclass(frozen=True)
 class AnswerSettings:
     passages: int = 3  # how many top passages the answer may come from
-    lexical_weight: float = 0.3  # tuned on SQuAD dev questions
+    lexical_weight: float = 0.45  # tuned on SQuAD dev questions (0.3 ... 1.0)
     rank_penalty: float = 0.02
     # Chosen on SQuAD dev answers (accuracy 0.792 -> 0.804):
     kind_bonus: float = 0.05  # a sentence offering an answer of the kind asked for
@@ -149,8 +149,21 @@ def candidates(passages: Sequence[Passage], *, limit: int) -> list[Candidate]:
     return out
 
 
+def sentence_overlap(question: str, sentence: str, rarity: Mapping[str, float]) -> float:
+    """How much of the question the sentence holds: the mean of the share of its content
+    words and the rarity-weighted share of its stems (a rare word found counts for more
+    than a common one; dev answer accuracy 0.758 -> 0.792 against the plain share)."""
+    words = question_words(question)
+    weighted = _covered(words, rarity, set(tokenize(sentence))) if words else 0.0
+    return 0.5 * (weighted + lexical_overlap(question, sentence))
+
+
 def sentence_scores(
-    question: str, found: Sequence[Candidate], similarities: np.ndarray, settings: AnswerSettings
+    question: str,
+    found: Sequence[Candidate],
+    similarities: np.ndarray,
+    settings: AnswerSettings,
+    rarity: Mapping[str, float] | None = None,
 ) -> list[float]:
     kind = answer_kind(question)
     thing = counted_thing(question) if kind == "number" else None
@@ -158,7 +171,7 @@ def sentence_scores(
     for c, sim in zip(found, similarities.tolist(), strict=True):
         score = (
             float(sim)
-            + settings.lexical_weight * lexical_overlap(question, c.text)
+            + settings.lexical_weight * sentence_overlap(question, c.text, rarity or {})
             - settings.rank_penalty * (c.passage_rank - 1)
         )
         if kind is not None and (settings.kind_bonus or settings.counted_bonus):
@@ -318,7 +331,7 @@ def choose(
     """The best sentence among `found`, or None when there is none."""
     if not found or not passages:
         return None
-    scores = sentence_scores(question, found, similarities, settings)
+    scores = sentence_scores(question, found, similarities, settings, rarity)
     best = max(range(len(found)), key=scores.__getitem__)
     return assess(question, found[best], float(similarities[best]), passages, rarity)
 

@@ -16,6 +16,7 @@ from qa.answer import (
     lexical_overlap,
     numbers_missing,
     reordered,
+    sentence_overlap,
     sentence_scores,
 )
 from qa.types import Chunk, Passage, Scores
@@ -57,8 +58,22 @@ def test_sentence_scores_combine_similarity_overlap_and_rank() -> None:
     found = candidates([passage(1, 12, 48), passage(2, 49, 70)], limit=2)
     settings = AnswerSettings(lexical_weight=0.15, rank_penalty=0.02, kind_bonus=0.0)
     scores = sentence_scores("Who offered to lead?", found, np.array([0.5, 0.52]), settings)
-    # "offered", "lead" both in sentence 1 -> +0.15; sentence 2 has neither, rank 2 -> -0.02
-    assert np.allclose(scores, [0.65, 0.50])
+    # "offered", "lead" both in sentence 1 -> +0.15. Sentence 2 has neither word, but its
+    # "leads" is the stem "lead": half the stems, a quarter of the mean; rank 2 -> -0.02
+    assert np.allclose(scores, [0.65, 0.52 + 0.15 * 0.25 - 0.02])
+
+
+def test_sentence_overlap_weighs_rare_words_above_common_ones() -> None:
+    question = "Which ship did Denmark send to Hormuz?"
+    rarity = {"ship": 0.2, "denmark": 0.1, "send": 0.2, "hormuz": 1.0}
+    rare = "A frigate sailed to Hormuz."
+    common = "Denmark will send more."
+    # Plain shares: hormuz 1 of 4 words; denmark and send 2 of 4.
+    assert lexical_overlap(question, rare) == 0.25 and lexical_overlap(question, common) == 0.5
+    # Weighted: hormuz 1.0 of 1.5; denmark + send 0.3 of 1.5.
+    assert np.isclose(sentence_overlap(question, rare, rarity), 0.5 * (1.0 / 1.5 + 0.25))
+    assert np.isclose(sentence_overlap(question, common, rarity), 0.5 * (0.3 / 1.5 + 0.5))
+    assert sentence_overlap(question, rare, rarity) > sentence_overlap(question, common, rarity)
 
 
 def test_features_by_hand() -> None:
