@@ -1,4 +1,4 @@
-"""Choose the answer-sentence bonuses and fit the answer confidence on development data.
+"""Fit the answer confidence on development data (and compare the answer-sentence bonuses).
 
 Development data is the half of the SQuAD 2.0 slice whose question ids hash to
 an even number (`qa.questionsets.in_split`); the other half, the seed questions
@@ -11,7 +11,8 @@ and every other corpus stay unseen for reporting. Three kinds of examples:
 - off-corpus: the dev questions asked of the seed corpus (NATO news), which
   cannot answer any of them (label 0).
 
-It prints the comparison of sentence bonuses, the fitted logistic weights, the
+It prints the comparison of sentence bonuses (for information: the fit uses the
+service's own AnswerSettings), the fitted logistic weights, the
 threshold and the trade-off on dev; paste the weights into qa/answer.py's
 Calibration. Run: `python eval/fit_confidence.py [--cache DIR]` (DIR keeps the
 two indexes between runs).
