@@ -45,6 +45,12 @@ def check_model_folder(
     return config
 
 
+def label_count(config: dict[str, Any]) -> int:
+    """How many outputs the model's head has, as transformers reads a config: its
+    `id2label`, else `num_labels`, else the default of 2."""
+    return len(config.get("id2label") or {}) or int(config.get("num_labels", 2))
+
+
 def go_offline() -> None:
     """Never reach a model hub, even for a model whose config names a hub repository,
     and print no load-time progress bar."""

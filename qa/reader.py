@@ -27,7 +27,7 @@ import numpy as np
 
 from qa.embedding import resolve_precision
 from qa.errors import ReaderError
-from qa.model_folder import check_model_folder, go_offline
+from qa.model_folder import check_model_folder, go_offline, label_count
 from qa.types import Passage
 
 WHAT = "extractive question-answering model (a *ForQuestionAnswering model, SQuAD 2.0 style)"
@@ -89,7 +89,7 @@ def check_reader_folder(path: Path) -> None:
     config = check_model_folder(
         path, setting="QA_READER", head="ForQuestionAnswering", what=WHAT, error=ReaderError
     )
-    labels = len(config.get("id2label") or {}) or int(config.get("num_labels", 2))
+    labels = label_count(config)
     if labels != 2:
         raise ReaderError(
             f"{path} has {labels} outputs per token: an extractive reader has two (the "

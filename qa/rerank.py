@@ -19,7 +19,7 @@ import numpy as np
 
 from qa.embedding import resolve_precision
 from qa.errors import RerankerError
-from qa.model_folder import check_model_folder, go_offline
+from qa.model_folder import check_model_folder, go_offline, label_count
 from qa.types import Passage
 
 WHAT = "cross-encoder (a sequence-classification model with one relevance label)"
@@ -63,7 +63,7 @@ def check_reranker_folder(path: Path) -> None:
         what=WHAT,
         error=RerankerError,
     )
-    labels = len(config.get("id2label") or {}) or int(config.get("num_labels", 2))
+    labels = label_count(config)
     if labels != 1:
         raise RerankerError(
             f"{path} classifies into {labels} labels: a reranker gives one relevance score "
