@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -156,6 +157,17 @@ class Server:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def loaded_by_import(modules: Sequence[str], heavy: Sequence[str]) -> list[str]:
+    """Which of the `heavy` libraries a fresh interpreter holds after importing `modules`."""
+    code = (
+        f"import json, sys, {', '.join(modules)}; "
+        f"print(json.dumps(sorted(m for m in {tuple(heavy)!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded: list[str] = json.loads(out.stdout)
+    return loaded
 
 
 def start_server(

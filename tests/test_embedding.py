@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from qa.embedding import (
     resolve_model_dir,
 )
 from qa.errors import ConfigError, ModelError
+from tests.conftest import loaded_by_import
 
 
 @pytest.mark.slow
@@ -72,13 +71,8 @@ def test_chunks_larger_than_the_model_reads_are_refused() -> None:
 
 
 def test_importing_the_package_and_cli_does_not_import_torch() -> None:
-    heavy = "('torch', 'sentence_transformers', 'faiss')"
-    code = (
-        "import sys, qa, qa.cli, qa.config, qa.types, qa.errors; "
-        f"print(sorted(m for m in {heavy} if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    modules = ("qa", "qa.cli", "qa.config", "qa.types", "qa.errors")
+    assert loaded_by_import(modules, ("torch", "sentence_transformers", "faiss")) == []
 
 
 def test_precision_settings() -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +33,7 @@ from qa.rerank import CrossEncoderReranker, RerankSettings, rerank
 from qa.retrieval import Query
 from qa.service import QAService
 from qa.types import Chunk, Passage, Scores
-from tests.conftest import CORPUS, DENMARK_QUESTION
+from tests.conftest import CORPUS, DENMARK_QUESTION, loaded_by_import
 
 pytestmark = pytest.mark.slow
 
@@ -467,10 +465,5 @@ def test_model_settings_are_checked() -> None:
 
 
 def test_importing_the_model_modules_loads_no_torch() -> None:
-    heavy = "('torch', 'transformers', 'sentence_transformers')"
-    code = (
-        "import sys, qa, qa.config, qa.rerank, qa.reader, qa.service; "
-        f"print(sorted(m for m in {heavy} if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    modules = ("qa", "qa.config", "qa.rerank", "qa.reader", "qa.service")
+    assert loaded_by_import(modules, ("torch", "transformers", "sentence_transformers")) == []
