@@ -288,6 +288,29 @@ def _follows(i: int, tokens: list[_Token], slot: str | None) -> bool:
     )
 
 
+_COPULAS = frozenset("is are was were".split())
+_DETERMINERS = frozenset("the a an".split())
+
+
+def _copula_side(r: tuple[int, int], tokens: list[_Token]) -> bool:
+    """Whether the phrase is one side of "X is Y" whose other side holds more of the
+    question's words: "What is the central district?" of "Downtown is the central
+    district" -> "Downtown"."""
+    i, j = r
+    asked_before = sum(t.asked for t in tokens[:i])
+    asked_after = sum(t.asked for t in tokens[j:])
+    if j < len(tokens) and tokens[j].word in _COPULAS and not tokens[j].broken:
+        return asked_after > asked_before
+    k = i - 1
+    while k > 0 and tokens[k].word in _DETERMINERS and not tokens[k + 1].broken:
+        k -= 1
+    # "is the Bayeux Tapestry", not "is popular" (an adjective) nor "there is".
+    noun = k < i - 1 or tokens[i].cap
+    if k > 0 and tokens[k].word in _COPULAS and not tokens[k + 1].broken and noun:
+        return tokens[k - 1].word != "there" and asked_before > asked_after
+    return False
+
+
 def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: str | None) -> float:
     i, j = r
     near = sum(1.0 / (1 + (a - j if a >= j else i - a - 1)) for a in anchors)
@@ -298,13 +321,14 @@ def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: s
     return (
         near
         + W_NP * noun
+        + W_COPULA * _copula_side(r, tokens)
         + W_AFTER * _follows(i, tokens, slot)
         - W_VERB * verbish
         - W_LEN * (j - i)
     )
 
 
-W_NP, W_VERB, W_LEN, W_AFTER = 0.5, 0.5, 0.1, 1.0
+W_NP, W_VERB, W_LEN, W_AFTER, W_COPULA = 0.5, 0.5, 0.1, 1.0, 1.0
 _HEAD = re.compile(
     r"\b(?:what|which)\s+(?:(?:type|kind|sort|form|types|kinds)\s+of\s+)?(\w+(?:[\s-]\w+)?)",
     re.I,

@@ -150,6 +150,17 @@ def test_a_typed_question_without_a_span_of_its_kind_has_none() -> None:
             "Working Group Membership: Lithuania is a member of the Communications Working Group.",
             "Communications Working Group",
         ),
+        # "X is Y": the side of the copula the question's words are not on.
+        (
+            "What is the main obstacle to further growth?",
+            "Driving north on the old road, the main obstacle to further growth is Mount Baker.",
+            "Mount Baker",
+        ),
+        (
+            "What is the nickname used to describe the city's software trade?",
+            "The Silicon Hills is a nickname used as a descriptor for the city's software trade.",
+            "Silicon Hills",
+        ),
     ],
 )
 def test_phrase_span_of_a_question_of_no_kind(question: str, sentence: str, expected: str) -> None:
