@@ -296,7 +296,7 @@ def _copula_side(r: tuple[int, int], tokens: list[_Token]) -> bool:
     """Whether the phrase is one side of "X is Y" whose other side holds more of the
     question's words: "What is the central district?" of "Downtown is the central
     district" -> "Downtown"."""
-    i, j = r
+    i, j = r[0], _with_head(r[1], tokens, set())  # "A Ferris device is ..."
     asked_before = sum(t.asked for t in tokens[:i])
     asked_after = sum(t.asked for t in tokens[j:])
     if j < len(tokens) and tokens[j].word in _COPULAS and not tokens[j].broken:
@@ -351,8 +351,13 @@ def head_noun(question: str) -> set[str]:
 
 def _with_head(j: int, tokens: list[_Token], head: set[str]) -> int:
     """`j` moved past the question's head noun when it follows the phrase ("Decision
-    problems" for "What kind of problems ...?")."""
-    while j < len(tokens) and not tokens[j].broken and set(tokenize(tokens[j].word)) & head:
+    problems" for "What kind of problems ...?"), and past the question's own words that
+    the phrase qualifies, a compound noun's head ("Turing machine" for "What model of a
+    machine ...?"), though not past a verb or a number."""
+    while j < len(tokens) and not tokens[j].broken:
+        t = tokens[j]
+        if not set(tokenize(t.word)) & head and (not t.asked or _verb(t) or t.word[:1].isdigit()):
+            break
         j += 1
     return j
 
@@ -366,8 +371,8 @@ def phrase_span(question: str, sentence: str) -> Span | None:
     phrases = _phrases(tokens)
     if not phrases:
         return None
-    slot = slot_after(question)
+    slot, head = slot_after(question), head_noun(question)
     i, j = max(phrases, key=lambda r: _score(r, tokens, anchors, slot))
-    j = _with_head(j, tokens, head_noun(question))
+    j = _with_head(j, tokens, head)
     start, end = tokens[i].start, tokens[j - 1].end
     return Span(start, end, sentence[start:end])

@@ -161,6 +161,17 @@ def test_a_typed_question_without_a_span_of_its_kind_has_none() -> None:
             "The Silicon Hills is a nickname used as a descriptor for the city's software trade.",
             "Silicon Hills",
         ),
+        # The question's own noun after the phrase is its compound's head and stays.
+        (
+            "How can the old reports be recast?",
+            "In practice, the old reports can be recast as summary reports.",
+            "summary reports",
+        ),
+        (
+            "What is the term for a model of a general computing device?",
+            "A Ferris device is a simple model of a general computing device.",
+            "Ferris device",
+        ),
     ],
 )
 def test_phrase_span_of_a_question_of_no_kind(question: str, sentence: str, expected: str) -> None:
