@@ -180,7 +180,17 @@ def best_span(question: str, sentence: str, kind: Kind | None = None) -> Span | 
     if not spans:
         return None
     anchors = [m.start() for m in _WORD.finditer(sentence) if set(tokenize(m.group(0))) & asked]
-    return min(spans, key=lambda s: (not s.counted, _distance(s, anchors), s.start))
+    # A name that holds the question's own words ("King Harold II" asked of Harold II)
+    # is the question's subject, not its answer, while another span is there.
+    return min(
+        spans,
+        key=lambda s: (
+            not s.counted,
+            bool(set(tokenize(s.text)) & asked),
+            _distance(s, anchors),
+            s.start,
+        ),
+    )
 
 
 # ------------------------------------------------------------ any other question

@@ -207,3 +207,9 @@ def test_seed_corpus_phrase_answer_has_exact_offsets(service) -> None:  # type: 
     text = service.document(answer.doc_id).text
     assert text[answer.short.start : answer.short.end] == answer.short.text
     assert answer.start <= answer.short.start < answer.short.end <= answer.end
+
+
+def test_a_name_holding_the_question_words_loses_to_a_new_one() -> None:
+    sentence = "In 1415, Duke Henry of Lancaster defeated King Louis VI at the Battle of Ardres."
+    span = best_span("Where did Louis VI lose?", sentence)
+    assert span is not None and span.text == "Battle of Ardres"
