@@ -208,6 +208,13 @@ _SPLIT = STOPWORDS - _INSIDE | frozenset(
     "contain contains contained require requires required may might must shall another "
     "however thus often usually".split()
 )
+# Adjectives that rank or sort what they qualify and are never the answer themselves:
+# "important" of "many important complexity classes".
+_VAGUE = frozenset(
+    "important major main particular respective various several different certain specific "
+    "famous notable significant numerous prominent".split()
+)
+_ENDS = _SPLIT | _VAGUE
 
 
 @dataclass(frozen=True)
@@ -249,7 +256,7 @@ def _phrases(tokens: list[_Token]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     run: list[int] = []
     for i, t in enumerate([*tokens, None]):
-        stop = t is not None and (t.word in _SPLIT or t.word.endswith("ly"))
+        stop = t is not None and (t.word in _ENDS or t.word.endswith("ly"))
         if t is None or t.broken or t.asked or stop:
             while run and (tokens[run[-1]].word in _INSIDE or _verb(tokens[run[-1]])):
                 run.pop()

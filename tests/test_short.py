@@ -172,6 +172,12 @@ def test_a_typed_question_without_a_span_of_its_kind_has_none() -> None:
             "A Ferris device is a simple model of a general computing device.",
             "Ferris device",
         ),
+        # An adjective that only ranks ("important") is no part of the answer.
+        (
+            "What can be measured by bounding the rainfall?",
+            "Many important drought indices can be measured by bounding the rainfall.",
+            "drought indices",
+        ),
     ],
 )
 def test_phrase_span_of_a_question_of_no_kind(question: str, sentence: str, expected: str) -> None:
