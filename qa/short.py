@@ -328,7 +328,24 @@ def _copula_side(r: tuple[int, int], tokens: list[_Token]) -> bool:
     return False
 
 
-def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: str | None) -> float:
+_OTHER = re.compile(r"\b(?:other|besides|apart from|aside from|in addition to)\b", re.I)
+_AND_OR = frozenset(("and", "or"))
+
+
+def _coordinated(r: tuple[int, int], tokens: list[_Token]) -> bool:
+    """Whether "and"/"or" joins the phrase to one of the question's words: "Other than
+    surf, what ...?" of "surf and skateboard culture" -> "skateboard"."""
+    i, j = r
+    while i > 0 and tokens[i - 1].word in _DETERMINERS:
+        i -= 1
+    before = i >= 2 and tokens[i - 1].word in _AND_OR and tokens[i - 2].asked
+    after = j + 1 < len(tokens) and tokens[j].word in _AND_OR and tokens[j + 1].asked
+    return before or after
+
+
+def _score(
+    r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: str | None, other: bool
+) -> float:
     i, j = r
     near = sum(1.0 / (1 + (a - j if a >= j else i - a - 1)) for a in anchors)
     noun = (i > 0 and tokens[i - 1].word in _NP_BEFORE and not tokens[i].broken) or any(
@@ -340,12 +357,13 @@ def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: s
         + W_NP * noun
         + W_COPULA * _copula_side(r, tokens)
         + W_AFTER * _follows(i, tokens, slot)
+        + W_OTHER * (other and _coordinated(r, tokens))
         - W_VERB * verbish
         - W_LEN * (j - i)
     )
 
 
-W_NP, W_VERB, W_LEN, W_AFTER, W_COPULA = 0.5, 0.5, 0.1, 1.0, 1.0
+W_NP, W_VERB, W_LEN, W_AFTER, W_COPULA, W_OTHER = 0.5, 0.5, 0.1, 1.0, 1.0, 3.0
 _HEAD = re.compile(
     r"\b(?:what|which)\s+(?:(?:type|kind|sort|form|types|kinds)\s+of\s+)?(\w+(?:[\s-]\w+)?)",
     re.I,
@@ -389,7 +407,8 @@ def phrase_span(question: str, sentence: str) -> Span | None:
     if not phrases:
         return None
     slot, head = slot_after(question), head_noun(question)
-    i, j = max(phrases, key=lambda r: _score(r, tokens, anchors, slot))
+    other = _OTHER.search(question) is not None  # "Other than X, what ...?"
+    i, j = max(phrases, key=lambda r: _score(r, tokens, anchors, slot, other))
     j = _with_head(j, tokens, head)
     start, end = tokens[i].start, tokens[j - 1].end
     return Span(start, end, sentence[start:end])

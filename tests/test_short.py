@@ -178,6 +178,18 @@ def test_a_typed_question_without_a_span_of_its_kind_has_none() -> None:
             "Many important drought indices can be measured by bounding the rainfall.",
             "drought indices",
         ),
+        # "Other than X": the phrase "and"/"or" joins to X.
+        (
+            "Besides the museum, what is the town proud of?",
+            "The town is proud of its old museum and the harbour walls.",
+            "harbour walls",
+        ),
+        (
+            "Other than its mild winters, what is the valley popular for?",
+            "Tourists visit the valley for its hot springs, and the valley is popular for its "
+            "mild winters and nearby open lakes.",
+            "nearby open lakes",
+        ),
     ],
 )
 def test_phrase_span_of_a_question_of_no_kind(question: str, sentence: str, expected: str) -> None:
