@@ -316,7 +316,9 @@ def _copula_side(r: tuple[int, int], tokens: list[_Token]) -> bool:
     i, j = r[0], _with_head(r[1], tokens, set())  # "A Ferris device is ..."
     asked_before = sum(t.asked for t in tokens[:i])
     asked_after = sum(t.asked for t in tokens[j:])
-    if j < len(tokens) and tokens[j].word in _COPULAS and not tokens[j].broken:
+    after = [t.word for t in tokens[j : j + 2]]
+    copula = bool(after) and after[0] in _COPULAS and not tokens[j].broken
+    if copula or (after == ["one", "of"] and tokens[j].broken):  # "Ostia, one of the ports"
         return asked_after > asked_before
     k = i - 1
     while k > 0 and tokens[k].word in _DETERMINERS and not tokens[k + 1].broken:

@@ -161,6 +161,12 @@ def test_a_typed_question_without_a_span_of_its_kind_has_none() -> None:
             "The Silicon Hills is a nickname used as a descriptor for the city's software trade.",
             "Silicon Hills",
         ),
+        # An apposition "X, one of the Ys" names X as what the question's Y is.
+        (
+            "What was the harbour called?",
+            "Years later, Ostia, one of the busiest harbours of the coast, fell to the rebels.",
+            "Ostia",
+        ),
         # The question's own noun after the phrase is its compound's head and stays.
         (
             "How can the old reports be recast?",
