@@ -180,7 +180,17 @@ def best_span(question: str, sentence: str, kind: Kind | None = None) -> Span | 
     if not spans:
         return None
     anchors = [m.start() for m in _WORD.finditer(sentence) if set(tokenize(m.group(0))) & asked]
-    return min(spans, key=lambda s: (not s.counted, _distance(s, anchors), s.start))
+    # A name that holds the question's own words ("King Harold II" asked of Harold II)
+    # is the question's subject, not its answer, while another span is there.
+    return min(
+        spans,
+        key=lambda s: (
+            not s.counted,
+            bool(set(tokenize(s.text)) & asked),
+            _distance(s, anchors),
+            s.start,
+        ),
+    )
 
 
 # ------------------------------------------------------------ any other question
@@ -198,6 +208,13 @@ _SPLIT = STOPWORDS - _INSIDE | frozenset(
     "contain contains contained require requires required may might must shall another "
     "however thus often usually".split()
 )
+# Adjectives that rank or sort what they qualify and are never the answer themselves:
+# "important" of "many important complexity classes".
+_VAGUE = frozenset(
+    "important major main particular respective various several different certain specific "
+    "famous notable significant numerous prominent".split()
+)
+_ENDS = _SPLIT | _VAGUE
 
 
 @dataclass(frozen=True)
@@ -239,7 +256,7 @@ def _phrases(tokens: list[_Token]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     run: list[int] = []
     for i, t in enumerate([*tokens, None]):
-        stop = t is not None and (t.word in _SPLIT or t.word.endswith("ly"))
+        stop = t is not None and (t.word in _ENDS or t.word.endswith("ly"))
         if t is None or t.broken or t.asked or stop:
             while run and (tokens[run[-1]].word in _INSIDE or _verb(tokens[run[-1]])):
                 run.pop()
@@ -288,7 +305,49 @@ def _follows(i: int, tokens: list[_Token], slot: str | None) -> bool:
     )
 
 
-def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: str | None) -> float:
+_COPULAS = frozenset("is are was were".split())
+_DETERMINERS = frozenset("the a an".split())
+
+
+def _copula_side(r: tuple[int, int], tokens: list[_Token]) -> bool:
+    """Whether the phrase is one side of "X is Y" whose other side holds more of the
+    question's words: "What is the central district?" of "Downtown is the central
+    district" -> "Downtown"."""
+    i, j = r[0], _with_head(r[1], tokens, set())  # "A Ferris device is ..."
+    asked_before = sum(t.asked for t in tokens[:i])
+    asked_after = sum(t.asked for t in tokens[j:])
+    after = [t.word for t in tokens[j : j + 2]]
+    copula = bool(after) and after[0] in _COPULAS and not tokens[j].broken
+    if copula or (after == ["one", "of"] and tokens[j].broken):  # "Ostia, one of the ports"
+        return asked_after > asked_before
+    k = i - 1
+    while k > 0 and tokens[k].word in _DETERMINERS and not tokens[k + 1].broken:
+        k -= 1
+    # "is the Bayeux Tapestry", not "is popular" (an adjective) nor "there is".
+    noun = k < i - 1 or tokens[i].cap
+    if k > 0 and tokens[k].word in _COPULAS and not tokens[k + 1].broken and noun:
+        return tokens[k - 1].word != "there" and asked_before > asked_after
+    return False
+
+
+_OTHER = re.compile(r"\b(?:other|besides|apart from|aside from|in addition to)\b", re.I)
+_AND_OR = frozenset(("and", "or"))
+
+
+def _coordinated(r: tuple[int, int], tokens: list[_Token]) -> bool:
+    """Whether "and"/"or" joins the phrase to one of the question's words: "Other than
+    surf, what ...?" of "surf and skateboard culture" -> "skateboard"."""
+    i, j = r
+    while i > 0 and tokens[i - 1].word in _DETERMINERS:
+        i -= 1
+    before = i >= 2 and tokens[i - 1].word in _AND_OR and tokens[i - 2].asked
+    after = j + 1 < len(tokens) and tokens[j].word in _AND_OR and tokens[j + 1].asked
+    return before or after
+
+
+def _score(
+    r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: str | None, other: bool
+) -> float:
     i, j = r
     near = sum(1.0 / (1 + (a - j if a >= j else i - a - 1)) for a in anchors)
     noun = (i > 0 and tokens[i - 1].word in _NP_BEFORE and not tokens[i].broken) or any(
@@ -298,13 +357,15 @@ def _score(r: tuple[int, int], tokens: list[_Token], anchors: list[int], slot: s
     return (
         near
         + W_NP * noun
+        + W_COPULA * _copula_side(r, tokens)
         + W_AFTER * _follows(i, tokens, slot)
+        + W_OTHER * (other and _coordinated(r, tokens))
         - W_VERB * verbish
         - W_LEN * (j - i)
     )
 
 
-W_NP, W_VERB, W_LEN, W_AFTER = 0.5, 0.5, 0.1, 1.0
+W_NP, W_VERB, W_LEN, W_AFTER, W_COPULA, W_OTHER = 0.5, 0.5, 0.1, 1.0, 1.0, 3.0
 _HEAD = re.compile(
     r"\b(?:what|which)\s+(?:(?:type|kind|sort|form|types|kinds)\s+of\s+)?(\w+(?:[\s-]\w+)?)",
     re.I,
@@ -327,8 +388,13 @@ def head_noun(question: str) -> set[str]:
 
 def _with_head(j: int, tokens: list[_Token], head: set[str]) -> int:
     """`j` moved past the question's head noun when it follows the phrase ("Decision
-    problems" for "What kind of problems ...?")."""
-    while j < len(tokens) and not tokens[j].broken and set(tokenize(tokens[j].word)) & head:
+    problems" for "What kind of problems ...?"), and past the question's own words that
+    the phrase qualifies, a compound noun's head ("Turing machine" for "What model of a
+    machine ...?"), though not past a verb or a number."""
+    while j < len(tokens) and not tokens[j].broken:
+        t = tokens[j]
+        if not set(tokenize(t.word)) & head and (not t.asked or _verb(t) or t.word[:1].isdigit()):
+            break
         j += 1
     return j
 
@@ -342,8 +408,9 @@ def phrase_span(question: str, sentence: str) -> Span | None:
     phrases = _phrases(tokens)
     if not phrases:
         return None
-    slot = slot_after(question)
-    i, j = max(phrases, key=lambda r: _score(r, tokens, anchors, slot))
-    j = _with_head(j, tokens, head_noun(question))
+    slot, head = slot_after(question), head_noun(question)
+    other = _OTHER.search(question) is not None  # "Other than X, what ...?"
+    i, j = max(phrases, key=lambda r: _score(r, tokens, anchors, slot, other))
+    j = _with_head(j, tokens, head)
     start, end = tokens[i].start, tokens[j - 1].end
     return Span(start, end, sentence[start:end])

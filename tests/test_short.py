@@ -150,6 +150,52 @@ def test_a_typed_question_without_a_span_of_its_kind_has_none() -> None:
             "Working Group Membership: Lithuania is a member of the Communications Working Group.",
             "Communications Working Group",
         ),
+        # "X is Y": the side of the copula the question's words are not on.
+        (
+            "What is the main obstacle to further growth?",
+            "Driving north on the old road, the main obstacle to further growth is Mount Baker.",
+            "Mount Baker",
+        ),
+        (
+            "What is the nickname used to describe the city's software trade?",
+            "The Silicon Hills is a nickname used as a descriptor for the city's software trade.",
+            "Silicon Hills",
+        ),
+        # An apposition "X, one of the Ys" names X as what the question's Y is.
+        (
+            "What was the harbour called?",
+            "Years later, Ostia, one of the busiest harbours of the coast, fell to the rebels.",
+            "Ostia",
+        ),
+        # The question's own noun after the phrase is its compound's head and stays.
+        (
+            "How can the old reports be recast?",
+            "In practice, the old reports can be recast as summary reports.",
+            "summary reports",
+        ),
+        (
+            "What is the term for a model of a general computing device?",
+            "A Ferris device is a simple model of a general computing device.",
+            "Ferris device",
+        ),
+        # An adjective that only ranks ("important") is no part of the answer.
+        (
+            "What can be measured by bounding the rainfall?",
+            "Many important drought indices can be measured by bounding the rainfall.",
+            "drought indices",
+        ),
+        # "Other than X": the phrase "and"/"or" joins to X.
+        (
+            "Besides the museum, what is the town proud of?",
+            "The town is proud of its old museum and the harbour walls.",
+            "harbour walls",
+        ),
+        (
+            "Other than its mild winters, what is the valley popular for?",
+            "Tourists visit the valley for its hot springs, and the valley is popular for its "
+            "mild winters and nearby open lakes.",
+            "nearby open lakes",
+        ),
     ],
 )
 def test_phrase_span_of_a_question_of_no_kind(question: str, sentence: str, expected: str) -> None:
@@ -185,3 +231,9 @@ def test_seed_corpus_phrase_answer_has_exact_offsets(service) -> None:  # type: 
     text = service.document(answer.doc_id).text
     assert text[answer.short.start : answer.short.end] == answer.short.text
     assert answer.start <= answer.short.start < answer.short.end <= answer.end
+
+
+def test_a_name_holding_the_question_words_loses_to_a_new_one() -> None:
+    sentence = "In 1415, Duke Henry of Lancaster defeated King Louis VI at the Battle of Ardres."
+    span = best_span("Where did Louis VI lose?", sentence)
+    assert span is not None and span.text == "Battle of Ardres"
