@@ -21,7 +21,7 @@ and every other corpus stay unseen for reporting. Three kinds of examples:
 
 It prints the comparison of sentence bonuses (for information: the fit uses the
 service's own AnswerSettings), the fitted logistic weights, the
-threshold and the trade-off on dev; paste the weights into qa/answer.py's
+threshold and the trade-off on dev; paste the weights into qa/confidence.py's
 Calibration. Run: `python eval/fit_confidence.py [--cache DIR]` (DIR keeps the
 two indexes between runs).
 """
@@ -38,8 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import FEATURES, AnswerSettings, Calibration, candidates, choose
+from qa.answer import AnswerSettings, candidates, choose
 from qa.chunking import ChunkSettings
+from qa.confidence import FEATURES, Calibration
 from qa.corpus import scan_corpus
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.evaluation import contains_answer

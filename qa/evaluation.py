@@ -193,19 +193,21 @@ class EvalRecord:
 def record_from_result(
     question: EvalQuestion, result: AskResult, *, latency_s: float
 ) -> EvalRecord:
-    """Score one AskResult: no answer, or an answer marked not answerable, is an abstention."""
+    """Score one AskResult: no answer, or an answer marked not answerable, is an abstention.
+    The answer recorded is the one given or, when it abstained, the one withheld, so that
+    the confidence can be judged at every threshold (an abstention still counts as no
+    answer for accuracy, exact match and F1)."""
     abstained = result.answer is None or not result.answerable
+    answer = result.answer or result.withheld
     return EvalRecord(
         question=question,
         relevances=relevances(result.passages, question),
-        answer=None if result.answer is None else result.answer.text,
+        answer=None if answer is None else answer.text,
         abstained=abstained,
         latency_s=latency_s,
         pages=tuple(p.page for p in result.passages),
         confidence=result.confidence,
-        short=None
-        if result.answer is None or result.answer.short is None
-        else result.answer.short.text,
+        short=None if answer is None or answer.short is None else answer.short.text,
     )
 
 

@@ -13,14 +13,14 @@ from qa.answer import (
     AnswerSettings,
     Candidate,
     Choice,
+    answer_of,
     assess,
     candidates,
     choose,
-    confidence,
     decide,
-    question_words,
     sentence_of,
 )
+from qa.confidence import confidence, question_words
 from qa.config import Settings, chunk_settings, reader_settings, rerank_settings, retrieval_settings
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError
@@ -30,7 +30,7 @@ from qa.indexing import expectation
 from qa.reader import Reader, ReadSpan, check_reader_folder
 from qa.rerank import Reranker, check_reranker_folder, rerank
 from qa.retrieval import Query, RetrievalSettings, Retriever
-from qa.types import AskResult, Document, Passage, ShortAnswer
+from qa.types import Answer, AskResult, Document, Passage, ShortAnswer
 
 log = logging.getLogger(__name__)
 
@@ -173,19 +173,24 @@ class QAService:
                 models["reranker"] = score
         answer, conf = decide(choice, self.answer_settings, list(models.values()))
         parts = {} if choice is None else {"builtin": self.builtin_confidence(choice), **models}
-        if answer is not None:
-            doc = retriever.index.documents[answer.doc_id]
-            answer = replace(
-                answer, page=doc.page_at(answer.start), section=doc.section_at(answer.start)
-            )
+        withheld = None if answer is not None or choice is None else answer_of(choice, conf)
         return AskResult(
             question=query.text,
-            answer=answer,
+            answer=self.placed(retriever, answer),
             passages=passages,
             answerable=answer is not None,
             confidence=conf,
             confidence_parts=parts,
+            withheld=self.placed(retriever, withheld),
         )
+
+    @staticmethod
+    def placed(retriever: Retriever, answer: Answer | None) -> Answer | None:
+        """`answer` with the page and the section it starts in."""
+        if answer is None:
+            return None
+        doc = retriever.index.documents[answer.doc_id]
+        return replace(answer, page=doc.page_at(answer.start), section=doc.section_at(answer.start))
 
     def search(self, retriever: Retriever, query: Query, vector: np.ndarray) -> list[Passage]:
         """The ranked passages; with a reranker, the top candidates in its order (retrieval

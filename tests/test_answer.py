@@ -5,21 +5,23 @@ import math
 import numpy as np
 
 from qa.answer import (
-    FEATURES,
     AnswerSettings,
-    Calibration,
-    Evidence,
     candidates,
     choose_answer,
-    confidence,
-    features,
-    distinctive_missing,
     lexical_overlap,
+    sentence_overlap,
+    sentence_scores,
+)
+from qa.confidence import (
+    FEATURES,
+    Calibration,
+    Evidence,
+    confidence,
+    distinctive_missing,
+    features,
     numbers_missing,
     opposed,
     reordered,
-    sentence_overlap,
-    sentence_scores,
 )
 from qa.short import best_span
 from qa.types import Chunk, Passage, Scores

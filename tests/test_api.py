@@ -35,14 +35,20 @@ def test_the_denmark_question_cites_the_denmark_passage_exactly(client: TestClie
         assert p["score"] == p["scores"]["fused"] and p["scores"]["rerank"] is None  # no reranker
     a = body["answer"]
     assert texts[a["doc_id"]][a["start"] : a["end"]] == a["text"]
+    assert body["withheld"] is None  # it answered: nothing withheld
 
 
 def test_an_off_topic_question_abstains_but_still_lists_passages(client: TestClient) -> None:
     body = client.post("/ask", json={"question": "How do I bake sourdough bread?", "k": 3}).json()
     assert body["answerable"] is False and body["answer"] is None
     assert len(body["passages"]) == 3
-    # The confidence comes also with an abstention, below the service's threshold.
+    # The confidence comes also with an abstention, below the service's threshold, and
+    # so does the answer it withheld, cited like a given one, for a client's own threshold.
     assert 0.0 <= body["confidence"] < AnswerSettings().calibration.threshold
+    held = body["withheld"]
+    assert held["confidence"] == body["confidence"]
+    doc = client.get(f"/documents/{held['doc_id']}").json()["text"]
+    assert doc[held["start"] : held["end"]] == held["text"]
 
 
 def test_a_factoid_question_gets_a_short_answer_inside_its_sentence(client: TestClient) -> None:

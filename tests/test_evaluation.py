@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -389,6 +389,23 @@ def test_record_from_result() -> None:
     # An answer flagged as not answerable is an abstention too.
     flagged = _ask_result(Answer("Lyon", "d.md", 0, 4, 0.1), answerable=False)
     assert record_from_result(question, flagged, latency_s=0.1).abstained
+
+
+def test_a_withheld_answer_is_judged_for_the_confidence_but_never_counts_as_given() -> None:
+    """The answer withheld below the threshold is recorded, so that the trade-off at a
+    lower threshold and the calibration see whether it was right; accuracy, exact match
+    and F1 still count the abstention as no answer."""
+    question = q("paris")
+    held = replace(
+        _ask_result(None, answerable=False),
+        withheld=Answer("Paris", "d.md", 10, 15, 0.05, short=ShortAnswer("Paris", 10, 15)),
+    )
+    record = record_from_result(question, held, latency_s=0.1)
+    assert record.abstained and record.answer == "Paris" and record.short == "Paris"
+    report = summarize([record])
+    assert report.answer_accuracy == 0.0 and report.exact_match == 0.0 and report.f1 == 0.0
+    # Right but at confidence 0.05: the calibration error is 0.95.
+    assert report.calibration_error == pytest.approx(0.95)
 
 
 def test_evaluate_times_each_question_with_the_clock() -> None:

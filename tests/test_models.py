@@ -24,8 +24,9 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from qa import cli
-from qa.answer import AnswerSettings, Calibration, pool_confidence, sentence_of
+from qa.answer import AnswerSettings, sentence_of
 from qa.api import create_app
+from qa.confidence import Calibration, pool_confidence
 from qa.config import Settings
 from qa.errors import ReaderError, RerankerError
 from qa.reader import ExtractiveReader, ReaderSettings, best_span

@@ -124,6 +124,12 @@ class AskResponse(BaseModel):
         "abstains (then below its threshold), so a client may apply its own",
     )
     answer: AnswerOut | None
+    withheld: AnswerOut | None = Field(
+        default=None,
+        description="when the service abstains, the answer it would have given (its "
+        "confidence is the reply's), for a client that applies a lower threshold of its "
+        "own; null when it answers",
+    )
     passages: list[PassageOut]
 
 
@@ -326,6 +332,7 @@ def ask_response(result: AskResult) -> AskResponse:
         answerable=result.answerable,
         confidence=result.confidence,
         answer=answer_out(result.answer),
+        withheld=answer_out(result.withheld),
         passages=[passage_out(p) for p in result.passages],
     )
 
