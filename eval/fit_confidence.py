@@ -34,7 +34,7 @@ import random
 import re
 import sys
 import zlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,14 @@ BONUSES = ((0.0, 0.0), (0.05, 0.0), (0.1, 0.0), (0.05, 0.1), (0.1, 0.1), (0.15, 
 # (dev 5-fold AUROC 0.693 at 0, 0.696 at 0.25, 0.697 at 0.5, 0.698 at 1; the share of
 # swapped questions that abstain 0.70, 0.80, 0.81, 0.85; 0.5 keeps calibration error lowest)
 SWAPPED_WEIGHT = 0.5
+HELD_WEIGHT = 1.0
+KIND_WEIGHT = {
+    "answerable": 1.0,
+    "unanswerable": 1.0,
+    "off": OFF_CORPUS_WEIGHT,
+    "swapped": SWAPPED_WEIGHT,
+    "held": HELD_WEIGHT,
+}
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][a-z][\w-]*)('s)?")
 _NUMBER = re.compile(r"\b\d+\b")
 
@@ -280,21 +288,64 @@ def fit_signed(x: np.ndarray, y: np.ndarray, *, l2: float, weight: np.ndarray) -
         keep &= ~wrong
 
 
-def fit_confidence(
-    x: np.ndarray, right: np.ndarray, answerable: np.ndarray, weight: np.ndarray, real: np.ndarray
-) -> np.ndarray:
-    """[bias, *weights] in two steps. First the direction: a weighted logistic model of
-    answerable against unanswerable over every example, which ranks SQuAD 2.0's
-    unanswerable questions below answerable ones better than a model of "right" does
-    (dev 5-fold AUROC 0.70 against 0.65), because answerable questions answered wrong
-    look like answerable ones, not like adversarial ones. Then the scale and offset
-    along it: a logistic model of "right" over the `real` examples (SQuAD's own
-    questions asked of their articles), so that the confidence means the chance that
-    the answer is right where it is reported."""
-    direction = fit_signed(x, answerable.astype(np.float64), l2=RANK_L2, weight=weight)
-    score = (x @ direction[1:])[:, None]
-    scale = fit_logistic(score[real], right[real], l2=0.0)
-    return np.r_[scale[0], scale[1] * direction[1:]]
+@dataclass(frozen=True)
+class Examples:
+    """Feature rows with whether each answer was right and what kind of question it is:
+    "answerable" and "unanswerable" (SQuAD's own, asked of their articles), "off"
+    (asked of the seed corpus), "swapped" and "held" (made near-topic questions)."""
+
+    x: np.ndarray
+    right: np.ndarray
+    kind: np.ndarray
+    qids: tuple[str, ...]
+
+    @property
+    def real(self) -> np.ndarray:
+        return np.isin(self.kind, ("answerable", "unanswerable"))
+
+    def part(self, mask: np.ndarray) -> Examples:
+        qids = tuple(q for q, m in zip(self.qids, mask, strict=True) if m)
+        return Examples(self.x[mask], self.right[mask], self.kind[mask], qids)
+
+
+def direction(ex: Examples, against: tuple[str, ...]) -> np.ndarray:
+    """The weights of a sign-held logistic model of answerable questions against the
+    kinds `against`, each example weighted by its kind (KIND_WEIGHT)."""
+    use = np.isin(ex.kind, ("answerable", *against))
+    weight = np.array([KIND_WEIGHT[k] for k in ex.kind[use]])
+    answerable = (ex.kind[use] == "answerable").astype(np.float64)
+    return fit_signed(ex.x[use], answerable, l2=RANK_L2, weight=weight)[1:]
+
+
+def fit_confidence(ex: Examples) -> Calibration:
+    """The Calibration in two steps. First two directions: answerable questions against
+    SQuAD 2.0's adversarial ones (with the off-corpus and swapped ones), and against the
+    questions whose evidence lacks what they ask (off-corpus, swapped, held out). A
+    model of answerable against unanswerable ranks them better than a model of "right"
+    does (dev 5-fold AUROC 0.70 against 0.65), because answerable questions answered
+    wrong look like answerable ones, not like adversarial ones; one direction for both
+    kinds does worse on each (see COVERAGE_NOTE). The answer's score is the smaller of
+    the two. Then the scale and offset along it: a logistic model of "right" over
+    SQuAD's own questions, so that the confidence means the chance that the answer is
+    right where it is reported."""
+    adversarial = direction(ex, ("unanswerable", "off", "swapped"))
+    coverage = direction(ex, ("off", "swapped", "held"))
+    score = np.minimum(ex.x @ adversarial, ex.x @ coverage)[:, None]
+    real = ex.real
+    scale = fit_logistic(score[real], ex.right[real], l2=0.0)
+    return Calibration(
+        bias=round(float(scale[0]), 4),
+        weights=tuple(round(float(scale[1] * v), 4) for v in adversarial),
+        coverage=tuple(round(float(scale[1] * v), 4) for v in coverage),
+    )
+
+
+def predict(calibration: Calibration, x: np.ndarray) -> np.ndarray:
+    """qa.confidence.confidence of every row of `x`."""
+    z = x @ np.array(calibration.weights)
+    if calibration.coverage:
+        z = np.minimum(z, x @ np.array(calibration.coverage))
+    return 1 / (1 + np.exp(-(calibration.bias + z)))
 
 
 FOLDS = 5
@@ -305,21 +356,14 @@ def fold_of(qid: str) -> int:
     return zlib.crc32(qid.split("~")[0].encode()) % FOLDS
 
 
-def cross_validated(
-    x: np.ndarray,
-    right: np.ndarray,
-    answerable: np.ndarray,
-    weight: np.ndarray,
-    real: np.ndarray,
-    folds: np.ndarray,
-) -> np.ndarray:
+def cross_validated(ex: Examples) -> np.ndarray:
     """Each example's confidence from a fit on the other folds: what the held-out
     numbers of a feature or weight change are judged by, not the in-sample fit."""
-    p = np.zeros(len(x))
+    folds = np.array([fold_of(q) for q in ex.qids])
+    p = np.zeros(len(ex.x))
     for k in range(FOLDS):
         held = folds == k
-        w = fit_confidence(x[~held], right[~held], answerable[~held], weight[~held], real[~held])
-        p[held] = 1 / (1 + np.exp(-(w[0] + x[held] @ w[1:])))
+        p[held] = predict(fit_confidence(ex.part(~held)), ex.x[held])
     return p
 
 
@@ -367,53 +411,51 @@ def main() -> int:
     best = compare_bonuses(squad, [dev[i] for i in answerable], vectors[answerable])
     print(f"best on dev: {best}; fitted with the service's own: {AnswerSettings()}")
     settings = AnswerSettings()
-    x_in, y_in = examples(squad, dev, vectors, settings)
-    x_off, y_off = examples(seed, dev, vectors, settings, off_corpus=True)
-    made = swapped_questions(dev, docs, seed_docs)
-    x_swap, y_swap = examples(squad, made, embedder.encode([q.question for q in made]), settings)
-    print(f"swapped questions made from dev: {len(made)}")
-    unanswerable = np.array([q.unanswerable for q in dev])
-    sizes = (len(y_in), len(y_off), len(y_swap))
-    x = np.vstack([x_in, x_off, x_swap])
-    y = np.r_[y_in, y_off, y_swap]
-    answerable = np.r_[~unanswerable, np.zeros(sizes[1] + sizes[2], bool)]
-    # Off-corpus questions are easy negatives: at full weight they would dominate the
-    # direction (the scale is fitted on SQuAD's own questions only).
-    weight = np.repeat([1.0, OFF_CORPUS_WEIGHT, SWAPPED_WEIGHT], sizes)
-    real = np.repeat([True, False, False], sizes)
-    w = fit_confidence(x, y, answerable, weight, real)
-    p_in = 1 / (1 + np.exp(-(w[0] + x_in @ w[1:])))
-    threshold = choose_threshold(p_in, y_in, unanswerable)
-    calibration = Calibration(
-        bias=round(float(w[0]), 4),
-        weights=tuple(round(float(v), 4) for v in w[1:]),
-        threshold=threshold,
-    )
-    dropped = [name for name, v in zip(FEATURES, w[1:], strict=True) if v == 0]
-    print(f"left out by the sign prior: {dropped or 'none'}")
-    print(f"\nfeatures: {FEATURES}")
-    print(replace(settings, calibration=calibration))
-    report(p_in, y_in, unanswerable, threshold)
-    p_off = 1 / (1 + np.exp(-(w[0] + x_off @ w[1:])))
-    off_abstain = float(np.mean(p_off < threshold))
-    print(f"dev questions asked of the seed corpus (off-corpus) that abstain: {off_abstain:.3f}")
-    p_swap = 1 / (1 + np.exp(-(w[0] + x_swap @ w[1:])))
-    print(f"swapped dev questions that abstain: {float(np.mean(p_swap < threshold)):.3f}")
     held_docs, held = held_out(docs, dev)
     held_index = cached_index("squad-held", held_docs, embedder, args.cache)
-    held_vectors = embedder.encode([q.question for q in held])
-    x_held, _ = examples(
-        QAService(embedder=embedder, index=held_index), held, held_vectors, settings
+    made = swapped_questions(dev, docs, seed_docs)
+    print(f"made from dev: {len(made)} swapped, {len(held)} with their paragraph held out")
+    unanswerable = np.array([q.unanswerable for q in dev])
+    sets = [
+        (squad, dev, vectors, np.where(unanswerable, "unanswerable", "answerable")),
+        (seed, dev, vectors, "off"),
+        (squad, made, None, "swapped"),
+        (QAService(embedder=embedder, index=held_index), held, None, "held"),
+    ]
+    parts = []
+    for service, qs, vs, kind in sets:
+        vs = embedder.encode([q.question for q in qs]) if vs is None else vs
+        x, right = examples(service, qs, vs, settings, off_corpus=isinstance(kind, str))
+        kinds = np.broadcast_to(np.asarray(kind), (len(qs),))
+        parts.append(Examples(x, right, kinds, tuple(q.qid for q in qs)))
+    ex = Examples(
+        np.vstack([e.x for e in parts]),
+        np.concatenate([e.right for e in parts]),
+        np.concatenate([e.kind for e in parts]),
+        tuple(q for e in parts for q in e.qids),
     )
-    p_held = 1 / (1 + np.exp(-(w[0] + x_held @ w[1:])))
-    print(
-        f"dev questions whose paragraph is held out ({len(held)}, not fitted on) that abstain: "
-        f"{float(np.mean(p_held < threshold)):.3f}"
-    )
-    folds = np.array([fold_of(q.qid) for q in [*dev, *dev, *made]])
-    p_cv = cross_validated(x, y, answerable, weight, real, folds)
+    fitted = fit_confidence(ex)
+    squad_part = parts[0]
+    threshold = choose_threshold(predict(fitted, squad_part.x), squad_part.right, unanswerable)
+    calibration = replace(fitted, threshold=threshold)
+    dropped = [
+        name
+        for name, a, c in zip(FEATURES, fitted.weights, fitted.coverage, strict=True)
+        if a == 0 and c == 0
+    ]
+    print(f"left out of both directions by the sign prior: {dropped or 'none'}")
+    print(f"\nfeatures: {FEATURES}")
+    print(replace(settings, calibration=calibration))
+    report(predict(fitted, squad_part.x), squad_part.right, unanswerable, threshold)
+    for name, part in zip(("off-corpus", "swapped", "held-out"), parts[1:], strict=True):
+        abstain = float(np.mean(predict(fitted, part.x) < threshold))
+        print(f"{name} dev questions ({len(part.x)}) that abstain: {abstain:.3f}")
+    p_cv = cross_validated(ex)
     print(f"\n{FOLDS}-fold cross-validated on dev, at the threshold fitted on all of it:")
-    report(p_cv[real], y_in, unanswerable, threshold)
+    report(p_cv[ex.real], squad_part.right, unanswerable, threshold)
+    for name in ("off", "swapped", "held"):
+        abstain = float(np.mean(p_cv[ex.kind == name] < threshold))
+        print(f"{name} dev questions that abstain, cross-validated: {abstain:.3f}")
     return 0
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -112,8 +113,8 @@ def test_choose_answer_abstains_below_the_threshold_and_reports_the_confidence()
     found = candidates([passage(1, 12, 70)], limit=1)
     sims = np.array([0.9, 0.1])
     zeros = (0.0,) * len(FEATURES)
-    always = AnswerSettings(calibration=Calibration(bias=10.0, weights=zeros))
-    never = AnswerSettings(calibration=Calibration(bias=-10.0, weights=zeros))
+    always = AnswerSettings(calibration=Calibration(bias=10.0, weights=zeros, coverage=()))
+    never = AnswerSettings(calibration=Calibration(bias=-10.0, weights=zeros, coverage=()))
     answer, conf = choose_answer("Who offered?", found, sims, [passage(1, 12, 70)], settings=always)
     assert answer is not None and answer.text == "Denmark offered to lead the mission."
     assert (answer.start, answer.end) == (12, 48)
@@ -129,7 +130,9 @@ def test_choose_answer_prefers_the_sentence_with_the_number_counted() -> None:
     found = candidates([p], limit=1)
     # The model likes the first sentence a little more; the count of soldiers wins.
     sims = np.array([0.62, 0.55])
-    settings = AnswerSettings(calibration=Calibration(bias=10.0, weights=(0.0,) * len(FEATURES)))
+    settings = AnswerSettings(
+        calibration=Calibration(bias=10.0, weights=(0.0,) * len(FEATURES), coverage=())
+    )
     answer, _ = choose_answer(
         "How many soldiers does Lithuania deploy to the coalition?",
         found,
@@ -142,11 +145,16 @@ def test_choose_answer_prefers_the_sentence_with_the_number_counted() -> None:
     assert text[answer.short.start : answer.short.end] == "30"
 
 
-def test_confidence_is_the_logistic_of_the_weighted_sum() -> None:
-    cal = Calibration(bias=-1.0, weights=(2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0))
+def test_confidence_is_the_logistic_of_the_smaller_weighted_sum() -> None:
+    cal = Calibration(bias=-1.0, weights=(2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0), coverage=())
     values = [0.5, 9, 9, 9, 1.0, 0, 0, 0, 0]
     assert math.isclose(confidence(values, cal), 1 / (1 + math.exp(-1.0)))
     assert confidence([1e9, 0, 0, 0, 0, 0, 0, 0, 0], cal) == 1 / (1 + math.exp(-60))  # clamped
+    # With a coverage direction the answer must pass both: the smaller sum counts.
+    both = replace(cal, coverage=(0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+    assert math.isclose(confidence(values, both), 1 / (1 + math.exp(-1.0)))  # 2.0 < 9
+    low = [0.5, 0.5, 9, 9, 1.0, 0, 0, 0, 0]  # coverage 0.5 < 2.0
+    assert math.isclose(confidence(low, both), 1 / (1 + math.exp(0.5)))
 
 
 # Real sentences (the SQuAD 2.0 slice) and the kind of change its unanswerable questions
