@@ -203,13 +203,14 @@ def distinctive_unknown(question: str, rarity: Mapping[str, float]) -> float:
     return sum(1 for s in stems if rarity[s] >= 1.0) / len(stems) if stems else 0.0
 
 
-def distinctive_missing(question: str, passage: str) -> float:
+def distinctive_missing(question: str, passage: str, present: set[str] | None = None) -> float:
     """Share of the question's names and numbers that `passage` (or a sentence) does not
-    contain; a name counts as there in another of its forms (Lithuanian for Lithuania)."""
+    contain; a name counts as there in another of its forms (Lithuanian for Lithuania).
+    `present` is the passage's stems, when the caller has them already."""
     names, numbers = distinctive_terms(question)
     if not names and not numbers:
         return 0.0
-    found = _names_found(names, set(tokenize(passage)))
+    found = _names_found(names, set(tokenize(passage)) if present is None else present)
     found += len(numbers & set(_NUMBER.findall(passage)))
     return 1.0 - found / (len(names) + len(numbers))
 
@@ -281,14 +282,14 @@ def features(passages: Sequence[Passage], evidence: Evidence) -> list[float]:
         and not evidence.counted
         and counted_thing(evidence.question) is not None
     )
-    missing_sentence = distinctive_missing(evidence.question, evidence.sentence)
+    missing_sentence = distinctive_missing(evidence.question, evidence.sentence, in_sentence)
     unknown = distinctive_unknown(evidence.question, evidence.rarity)
     return [
         top.dense,
         evidence.similarity,
         covered(words, evidence.rarity, in_sentence),
         covered(words, evidence.rarity, in_passage),
-        distinctive_missing(evidence.question, evidence.passage),
+        distinctive_missing(evidence.question, evidence.passage, in_passage),
         unknown,
         float(kind_missing),
         gap,

@@ -65,6 +65,15 @@ def tokenize(text: str) -> list[str]:
     return stems
 
 
+def stems_at(text: str) -> list[tuple[int, str]]:
+    """(offset, stem) of each word of `text` that `tokenize` keeps, stemmed in one call:
+    the same stems as tokenizing word by word, without a call per word."""
+    found = [(m.start(), m.group(0).lower()) for m in _WORD.finditer(text)]
+    kept = [(at, w) for at, w in found if w not in STOPWORDS]
+    stems: list[str] = _stemmer().stemWords([w for _, w in kept])
+    return [(at, stem) for (at, _), stem in zip(kept, stems, strict=True)]
+
+
 class LexicalIndex:
     """BM25 over the chunk table, row for row with the dense index."""
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from qa.lexical import STOPWORDS, tokenize
+from qa.lexical import STOPWORDS, stems_at, tokenize
 
 Kind = Literal["number", "date", "person", "place"]
 
@@ -179,7 +179,7 @@ def best_span(question: str, sentence: str, kind: Kind | None = None) -> Span | 
     ]
     if not spans:
         return None
-    anchors = [m.start() for m in _WORD.finditer(sentence) if set(tokenize(m.group(0))) & asked]
+    anchors = [at for at, stem in stems_at(sentence) if stem in asked]
     # A name that holds the question's own words ("King Harold II" asked of Harold II)
     # is the question's subject, not its answer, while another span is there.
     return min(

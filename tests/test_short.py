@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qa.lexical import stems_at, tokenize
 from qa.short import (
     answer_kind,
     best_span,
@@ -237,3 +242,16 @@ def test_a_name_holding_the_question_words_loses_to_a_new_one() -> None:
     sentence = "In 1415, Duke Henry of Lancaster defeated King Louis VI at the Battle of Ardres."
     span = best_span("Where did Louis VI lose?", sentence)
     assert span is not None and span.text == "Battle of Ardres"
+
+
+_PIECES = st.sampled_from(["a", "b", "X", " ", "é", "ß", "'", "-", ".", "1", "the ", "Armies "])
+
+
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_stems_at_gives_the_stems_of_tokenize_at_each_words_offset(text: str) -> None:
+    """The one-call stemming the short-answer anchors use keeps exactly the words that
+    tokenize keeps, each stemmed the same, at the offset where the word starts."""
+    found = stems_at(text)
+    assert [stem for _, stem in found] == tokenize(text)
+    for at, stem in found:
+        assert tokenize(re.match(r"\w+", text[at:]).group(0)) == [stem]  # type: ignore[union-attr]
