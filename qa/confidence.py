@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -167,7 +168,8 @@ def question_words(question: str) -> list[str]:
     return [w for w in dict.fromkeys(tokenize(question)) if w not in _QUESTION_FORM]
 
 
-def distinctive_terms(question: str) -> tuple[set[str], set[str]]:
+@lru_cache(maxsize=64)  # asked three times per answer: of the passage, sentence, corpus
+def distinctive_terms(question: str) -> tuple[frozenset[str], frozenset[str]]:
     """The question's names (as BM25 stems) and numbers: capitalised words other than a
     sentence's first, and numerals."""
     names: set[str] = set()
@@ -178,7 +180,7 @@ def distinctive_terms(question: str) -> tuple[set[str], set[str]]:
             numbers.update(found)
         else:
             names.update(t for t in tokenize(m.group(0)) if len(t) > 1)  # not a possessive's s
-    return names, numbers
+    return frozenset(names), frozenset(numbers)
 
 
 def _related(a: str, b: str) -> bool:
@@ -191,7 +193,7 @@ def _related(a: str, b: str) -> bool:
     return common >= 4 and common >= shorter - 1
 
 
-def _names_found(names: set[str], present: set[str]) -> int:
+def _names_found(names: frozenset[str], present: set[str]) -> int:
     return sum(1 for n in names if n in present or any(_related(n, p) for p in present))
 
 
@@ -246,17 +248,21 @@ def opposed(question: str, sentence: str) -> bool:
         for mine, theirs in ((a, b), (b, a)):
             if mine in asked and theirs in have and mine not in have and theirs not in asked:
                 return True
-    return any(
-        _negates(w, v) or _negates(v, w)
-        for w in asked - have
-        for v in have - asked
-        if abs(len(w) - len(v)) <= 3
-    )
+    only_theirs = have - asked
+    return any(_negated_in(w, only_theirs) for w in asked - have)
 
 
-def _negates(word: str, other: str) -> bool:
-    """Whether `word` is `other` with a negating prefix ("independent", "dependent")."""
-    return len(other) >= 5 and any(word == prefix + other for prefix in _NEGATING)
+def _negated_in(word: str, words: set[str]) -> bool:
+    """Whether `words` holds `word` with a negating prefix ("dependent", "independent")
+    or without one ("independent", "dependent"); the word without it has 5 letters or
+    more."""
+    for prefix in _NEGATING:
+        if len(word) >= 5 and prefix + word in words:
+            return True
+        rest = word[len(prefix) :]
+        if word.startswith(prefix) and len(rest) >= 5 and rest in words:
+            return True
+    return False
 
 
 def uncovered(words: Sequence[str], present: set[str]) -> float:
