@@ -60,9 +60,15 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
 
 def tokenize(text: str) -> list[str]:
+    return list(_stems(text))
+
+
+@lru_cache(maxsize=4096)
+def _stems(text: str) -> tuple[str, ...]:
+    """tokenize, remembered: answering one question weighs each candidate sentence
+    several times (word overlap, the short answer, the confidence)."""
     words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
-    stems: list[str] = _stemmer().stemWords(words)
-    return stems
+    return tuple(_stemmer().stemWords(words))
 
 
 def stems_at(text: str) -> list[tuple[int, str]]:

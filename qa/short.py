@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from qa.lexical import STOPWORDS, stems_at, tokenize
@@ -87,6 +88,7 @@ _OPENERS = STOPWORDS | frozenset(
 _YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
 
 
+@lru_cache(maxsize=64)  # asked once per candidate sentence of one question
 def answer_kind(question: str) -> Kind | None:
     """The type of answer the question asks for; None for other questions. The wording
     that comes first decides ("Who was the leader when ...?" wants a person), within the
@@ -101,6 +103,7 @@ def answer_kind(question: str) -> Kind | None:
     return min(found)[1] if found else None
 
 
+@lru_cache(maxsize=64)
 def counted_thing(question: str) -> str | None:
     """The stem of what "how many X" counts ("soldiers" -> "soldier")."""
     m = re.search(r"\bhow\s+(?:many|much)\s+(?:\w+\s+)??(\w+)", question, re.I)
@@ -108,6 +111,12 @@ def counted_thing(question: str) -> str | None:
         return None
     stems = tokenize(m.group(1))
     return stems[0] if stems else None
+
+
+@lru_cache(maxsize=64)
+def question_stems(question: str) -> frozenset[str]:
+    """The question's stems, found once however many sentences are weighed against it."""
+    return frozenset(tokenize(question))
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ def best_span(question: str, sentence: str, kind: Kind | None = None) -> Span | 
     kind = kind or answer_kind(question)
     if kind is None:
         return phrase_span(question, sentence)
-    asked = frozenset(tokenize(question))
+    asked = question_stems(question)
     spans = [
         s
         for s in candidate_spans(sentence, kind, thing=counted_thing(question), asked=asked)
