@@ -60,7 +60,13 @@ _MONTH = (
 _DATE = re.compile(
     rf"\b(?:\d{{1,2}}\s+)?{_MONTH}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{3,4}})?\b|"
     r"\b\d{1,2}(?:st|nd|rd|th)(?:\s+(?:and|or|to)\s+\d{1,2}(?:st|nd|rd|th))?\s+centur(?:y|ies)\b|"
-    r"\b(?:1[0-9]|20)\d{2}s?(?:\s*(?:–|-|to)\s*(?:1[0-9]|20)?\d{2})?\b"
+    r"\b(?:1[0-9]|20)\d{2}s?(?:\s*(?:–|-|to)\s*(?:1[0-9]|20)?\d{2})?\b|"
+    # A three-digit year after "in", "since" ...: "founded in 911 as a fiefdom", but not
+    # a count of something ("in 300 ships").
+    r"(?:(?<=\b[Ii]n )|(?<=\b[Ss]ince )|(?<=\b[Uu]ntil )|(?<=\b[Ff]rom )|(?<=\b[Aa]round ))"
+    r"[1-9]\d{2}\b"
+    r"(?![.,]\d|\s*%|\s+(?!(?:by|the|and|or|when|as|with|under|after|before|to|until|at|on|"
+    r"in|AD|BC|CE|BCE)\b)[a-z])"
 )
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -86,6 +92,18 @@ _OPENERS = STOPWORDS | frozenset(
     "meanwhile today yesterday earlier later".split()
 )
 _YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
+_CALENDAR = (
+    rf"{_MONTH}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|"
+    r"Sept?|Oct|Nov|Dec)\.?"
+)
+# A name's first word that is no part of it, with what follows it up to the next word:
+# a month or a weekday anywhere, a function word at the sentence's start ("On Monday").
+_CALENDAR_LEAD = re.compile(rf"(?:{_CALENDAR})(?:{_CONNECTORS}|$)")
+_OPENER_LEAD = re.compile(rf"(?:{'|'.join(sorted(_OPENERS))})(?:{_CONNECTORS}|$)", re.I)
+
+
+def _lead(text: str, *, first: bool) -> re.Match[str] | None:
+    return _CALENDAR_LEAD.match(text) or (_OPENER_LEAD.match(text) if first else None)
 
 
 @lru_cache(maxsize=64)  # asked once per candidate sentence of one question
@@ -156,10 +174,13 @@ def candidate_spans(
     spans = []
     for m in _NAME.finditer(sentence):
         text = re.sub(r"['’]s?$", "", m.group(0).rstrip("."))  # "Yamada's" -> "Yamada"
-        # A capitalised function word is just the start of the sentence.
-        if " " not in text and text.lower() in _OPENERS:
-            continue
-        spans.append(Span(m.start(), m.start() + len(text), text))
+        # A capitalised function word is just the start of the sentence ("On Paris"); a
+        # month or a day of the week is neither a person nor a place.
+        start = m.start()
+        while (lead := _lead(text, first=not sentence[:start].strip(" \"“‘'("))) is not None:
+            start, text = start + lead.end(), text[lead.end() :]
+        if text and text.lower() not in _OPENERS:
+            spans.append(Span(start, start + len(text), text))
     return spans
 
 
