@@ -383,19 +383,18 @@ def _score(
     noun = (i > 0 and tokens[i - 1].word in _NP_BEFORE and not tokens[i].broken) or any(
         t.cap for t in tokens[i:j]
     )
-    verbish = all(_verb(t) for t in tokens[i:j])
     return (
         near
         + W_NP * noun
         + W_COPULA * _copula_side(r, tokens)
         + W_AFTER * _follows(i, tokens, slot)
         + W_OTHER * (other and _coordinated(r, tokens))
-        - W_VERB * verbish
         - W_LEN * (j - i)
     )
 
 
-W_NP, W_VERB, W_LEN, W_AFTER, W_COPULA, W_OTHER = 0.5, 0.5, 0.1, 1.0, 1.0, 3.0
+# (A phrase of verbs alone never gets here: _phrases trims verb forms off both ends.)
+W_NP, W_LEN, W_AFTER, W_COPULA, W_OTHER = 0.5, 0.1, 1.0, 1.0, 3.0
 _HEAD = re.compile(
     r"\b(?:what|which)\s+(?:(?:type|kind|sort|form|types|kinds)\s+of\s+)?(\w+(?:[\s-]\w+)?)",
     re.I,
