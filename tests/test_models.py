@@ -302,7 +302,11 @@ def test_the_confidence_is_the_mean_log_odds_of_the_builtin_and_the_models(
         parts = result.confidence_parts
         assert set(parts) == {"builtin", "reader", "reranker"}
         expected = _pooled([parts["builtin"], parts["reader"], parts["reranker"]])
-        assert result.confidence == pytest.approx(expected, abs=1e-4)
+        # Both the reported confidence and its built-in part are rounded to 4 places; the
+        # pool's log-odds magnify the built-in part's rounding by d(pool)/d(builtin).
+        b = parts["builtin"]
+        slope = expected * (1 - expected) / (3 * b * (1 - b))
+        assert result.confidence == pytest.approx(expected, abs=5e-5 * (1 + slope) + 1e-9)
         assert result.answerable == (result.confidence >= threshold)  # the same threshold
         answered = always.ask(question)
         assert answered.answer is not None and answered.confidence == result.confidence
