@@ -459,6 +459,67 @@
     return answer && answer.doc_id === docId ? [answer.start, answer.end] : null;
   }
 
+  /** A confidence in [0, 1] as a whole percentage, "64%"; null when it is not a number. */
+  function confidencePercent(value) {
+    const confidence = Number(value);
+    if (value === null || value === undefined || !Number.isFinite(confidence)) return null;
+    return `${Math.round(Math.max(0, Math.min(1, confidence)) * 100)}%`;
+  }
+
+  /**
+   * The numbered markers after an answer sentence: one per passage it came from,
+   * each opening that passage with the sentence highlighted. `name` says what the
+   * sentence is, for the links' accessible names ("the answer", "the best guess").
+   */
+  function answerMarkers(answer, passages, citedIndexes, name) {
+    const markers = citedIndexes.map((index) => {
+      const passage = passages[index];
+      const hash = citationHash(
+        passage.doc_id, [passage.start, passage.end], [answer.start, answer.end]);
+      return citationLink(
+        "cite answer-cite", hash,
+        `Citation ${index + 1}: open ${passage.title || passage.doc_id}` +
+          `${whereLabel(answer)} at ${name}`,
+        String(index + 1));
+    });
+    if (!markers.length) {
+      // The answer came from a passage that is not listed: still link to its document.
+      markers.push(citationLink(
+        "cite answer-cite",
+        citationHash(answer.doc_id, null, [answer.start, answer.end]),
+        `Open the document at ${name}`, "source"));
+    }
+    return markers;
+  }
+
+  /**
+   * An answer as the page shows it: the sentence with its short answer in bold and
+   * its citations, then where it is from and its confidence. Shared by a given
+   * answer and a withheld one, so both read and link alike.
+   */
+  function answerBody(answer, passages, citedIndexes, name) {
+    const source = passages[citedIndexes[0]];
+    const where = whereNodes(answer);
+    const confidence = confidencePercent(answer.confidence);
+    const markers = answerMarkers(answer, passages, citedIndexes, name);
+    return [
+      h(
+        "p",
+        { className: "answer-text" },
+        sentenceWithShort(answer),
+        " ",
+        h("span", { className: "answer-cites" }, markers),
+      ),
+      h(
+        "p",
+        { className: "answer-note" },
+        source ? `From “${source.title || source.doc_id}”` : `From ${answer.doc_id}`,
+        where.length ? h("span", { className: "answer-where" }, ", ", where) : null,
+        confidence ? h("span", { className: "confidence" }, ` · confidence ${confidence}`) : null,
+      ),
+    ];
+  }
+
   function renderAnswer(result, citedIndexes, replyId) {
     const answer = result.answer;
     if (!result.answerable || !answer) {
@@ -473,49 +534,11 @@
           : h("p", { className: "answer-note" }, "No passages matched the question either."),
       );
     }
-
-    const markers = citedIndexes.map((index) => {
-      const passage = result.passages[index];
-      const hash = citationHash(
-        passage.doc_id, [passage.start, passage.end], [answer.start, answer.end]);
-      return citationLink(
-        "cite answer-cite", hash,
-        `Citation ${index + 1}: open ${passage.title || passage.doc_id}` +
-          `${whereLabel(answer)} at the answer`,
-        String(index + 1));
-    });
-    if (!markers.length) {
-      // The answer came from a passage that is not listed: still link to its document.
-      markers.push(citationLink(
-        "cite answer-cite",
-        citationHash(answer.doc_id, null, [answer.start, answer.end]),
-        "Open the document at the answer", "source"));
-    }
-
-    const confidence = Number(answer.confidence);
-    const source = result.passages[citedIndexes[0]];
-    const where = whereNodes(answer);
     return h(
       "div",
       { className: "answer-card" },
       h("p", { className: "answer-label", id: `${replyId}-label` }, "Answer"),
-      h(
-        "p",
-        { className: "answer-text" },
-        sentenceWithShort(answer),
-        " ",
-        h("span", { className: "answer-cites" }, markers),
-      ),
-      h(
-        "p",
-        { className: "answer-note" },
-        source ? `From “${source.title || source.doc_id}”` : `From ${answer.doc_id}`,
-        where.length ? h("span", { className: "answer-where" }, ", ", where) : null,
-        Number.isFinite(confidence)
-          ? h("span", { className: "confidence" },
-            ` · confidence ${Math.round(Math.max(0, Math.min(1, confidence)) * 100)}%`)
-          : null,
-      ),
+      answerBody(answer, result.passages, citedIndexes, "the answer"),
     );
   }
 
