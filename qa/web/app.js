@@ -520,6 +520,27 @@
     ];
   }
 
+  /**
+   * The answer the service withheld as not confident enough, when the reply carries
+   * one: collapsed, and labelled as a guess with its confidence, never as an answer.
+   */
+  function renderWithheld(result) {
+    const held = result.withheld;
+    if (!held || typeof held !== "object" || typeof held.text !== "string" || !held.text) {
+      return null;
+    }
+    const cited = passagesCitedByAnswer(held, result.passages);
+    const confidence = confidencePercent(result.confidence ?? held.confidence);
+    return h(
+      "details",
+      { className: "withheld" },
+      h("summary", { className: "withheld-summary" },
+        "Best guess, not confident enough" + (confidence ? ` (confidence ${confidence})` : "")),
+      h("div", { className: "withheld-body" },
+        answerBody(held, result.passages, cited, "the best guess")),
+    );
+  }
+
   function renderAnswer(result, citedIndexes, replyId) {
     const answer = result.answer;
     if (!result.answerable || !answer) {
@@ -532,6 +553,7 @@
           ? h("p", { className: "answer-note" },
             "The closest passages are listed below, but none of them answers the question.")
           : h("p", { className: "answer-note" }, "No passages matched the question either."),
+        renderWithheld(result),
       );
     }
     return h(
