@@ -214,22 +214,35 @@ def _where(page: int | None, section: str | None) -> str:
     return (f" p. {page}" if page else "") + (f" § {section}" if section else "")
 
 
+#: How `qa ask` labels the answer it withheld: a guess, never an answer.
+WITHHELD_LABEL = "Best guess, not confident enough"
+
+
+def _answer_lines(a: Any, label: str) -> list[str]:
+    """An answer (given or withheld) as `qa ask` prints it: sentence, short answer, citation."""
+    lines = [f"{label} (confidence {a.confidence:.2f}): {a.text}"]
+    if a.short is not None:
+        lines.append(f"  short answer: {a.short.text} [{a.short.start}:{a.short.end}]")
+    lines.append(f"  cited from {a.doc_id} [{a.start}:{a.end}]{_where(a.page, a.section)}")
+    return lines
+
+
 def format_result(result: Any) -> str:
-    lines = []
-    if result.answer is None:
-        lines.append(
+    if result.answer is not None:
+        lines = [*_answer_lines(result.answer, "Answer"), "", "Passages:"]
+    elif result.withheld is None:
+        lines = [
             f"The documents don't answer this (confidence {result.confidence:.2f})."
             " The closest passages:"
-        )
+        ]
     else:
-        a = result.answer
-        lines.append(f"Answer (confidence {a.confidence:.2f}): {a.text}")
-        if a.short is not None:
-            lines.append(f"  short answer: {a.short.text} [{a.short.start}:{a.short.end}]")
-        lines += [
-            f"  cited from {a.doc_id} [{a.start}:{a.end}]{_where(a.page, a.section)}",
+        # What it would have said, for the reader to judge: labelled as a guess, and
+        # apart from the passages, which are still only the closest ones.
+        lines = [
+            f"The documents don't answer this (confidence {result.confidence:.2f}).",
+            *_answer_lines(result.withheld, WITHHELD_LABEL),
             "",
-            "Passages:",
+            "Closest passages:",
         ]
     for p in result.passages:
         meta = ", ".join(str(p.metadata[k]) for k in ("date", "source") if p.metadata.get(k))

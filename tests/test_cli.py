@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 qa = run_qa
+
+#: The default corpus never names Denmark's prime minister: the service abstains.
+UNANSWERED_QUESTION = "Who is the Prime Minister of Denmark?"
 
 
 def test_index_then_ask_from_the_command_line(tmp_path: Path, corpus_copy: Path) -> None:
@@ -41,6 +46,39 @@ def test_index_then_ask_from_the_command_line(tmp_path: Path, corpus_copy: Path)
     factoid = "How many soldiers does Lithuania deploy to the Global Coalition against Daesh?"
     counted = qa("ask", factoid, "--index", str(index), "--k", "2")
     assert counted.stdout.splitlines()[1].startswith("  short answer: 30 [")
+
+
+def test_an_abstention_prints_the_withheld_answer_as_a_labelled_guess(
+    corpus_index_dir: Path, embedder: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def ask(*args: str) -> str:
+        argv = ["ask", *args, "--index", str(corpus_index_dir), "--k", "3"]
+        assert cli.main(argv, embedder_factory=lambda _: embedder) == 0
+        return capsys.readouterr().out
+
+    body = json.loads(ask(UNANSWERED_QUESTION, "--json"))
+    assert body["answerable"] is False and body["answer"] is None
+    held = body["withheld"]  # --json is the API's body: the withheld answer is in it
+    assert held is not None and held["confidence"] == body["confidence"]
+
+    lines = ask(UNANSWERED_QUESTION).splitlines()
+    assert lines[0] == f"The documents don't answer this (confidence {body['confidence']:.2f})."
+    # Then what it would have said, labelled as a guess, with its confidence and citation.
+    assert lines[1] == f"{cli.WITHHELD_LABEL} (confidence {held['confidence']:.2f}): {held['text']}"
+    assert "guess" in lines[1] and not lines[1].startswith("Answer")
+    guess = lines[2:]
+    short = held["short"]
+    if short is not None:
+        assert guess.pop(0) == f"  short answer: {short['text']} [{short['start']}:{short['end']}]"
+    assert guess.pop(0).startswith(f"  cited from {held['doc_id']} [{held['start']}:{held['end']}]")
+    # The passages follow apart, as the closest ones, not as the guess's sources.
+    assert guess[:2] == ["", "Closest passages:"]
+    assert len([line for line in guess if re.match(r" \d\. ", line)]) == 3
+
+    confident = ask(DENMARK_QUESTION)
+    assert confident.startswith("Answer (confidence ")
+    assert "guess" not in confident.lower() and "Closest passages" not in confident
+    assert json.loads(ask(DENMARK_QUESTION, "--json"))["withheld"] is None
 
 
 def test_cli_errors_are_one_clear_line_and_a_nonzero_exit(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ plus the fixture documents in tests/web_corpus/, serves every test in this modul
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -54,6 +55,9 @@ CHROMIUM_ARGS = [
 DENMARK_QUESTION = "Which country offered to lead NATO's training mission in Iraq from 2021?"
 DENMARK_DOC = "denmark-additional-personnel-to-iraq.md"
 OFF_TOPIC_QUESTION = "How do I bake sourdough bread?"
+# The corpus never names Denmark's prime minister: the service abstains, withholding a guess.
+UNANSWERED_QUESTION = "Who is the Prime Minister of Denmark?"
+WITHHELD_LABEL = "Best guess, not confident enough"
 HOSTILE_DOC = "hostile.md"
 HOSTILE_TITLE = '<img src=x onerror="window.__pwned=1">'
 ASTRAL_DOC = "astral.md"
@@ -179,6 +183,11 @@ def document(api: httpx.Client, doc_id: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def percent(confidence: float) -> str:
+    """A confidence as the page writes it: JavaScript's Math.round of a percentage."""
+    return f"{math.floor(confidence * 100 + 0.5)}%"
 
 
 def no_horizontal_overflow(page: Page) -> dict[str, Any]:
@@ -375,13 +384,60 @@ def test_off_topic_question_abstains_and_still_lists_passages(page: Page, server
     assert result["passages"], "passages should still be returned when the service abstains"
 
     reply = page.locator("article.reply").last
-    expect(reply.locator(".answer-text")).to_have_text(ABSTAIN_TEXT)
-    expect(reply.locator("a.answer-cite")).to_have_count(0)
+    expect(reply.locator(".answer-card > .answer-text")).to_have_text(ABSTAIN_TEXT)
+    # The only citation of a sentence is the withheld guess's, inside its collapsed block.
+    expect(reply.locator("a.answer-cite:not(details.withheld a)")).to_have_count(0)
     expect(reply.locator(".passages-heading")).to_have_text("Closest passages")
     expect(reply.locator("ol.passages > li")).to_have_count(len(result["passages"]))
     expect(reply.locator("ol.passages > li").first.locator(".passage-title")).to_contain_text(
         result["passages"][0]["title"]
     )
+
+
+def test_an_abstention_offers_the_withheld_answer_collapsed_as_a_best_guess(
+    page: Page, server: Server
+) -> None:
+    page.goto(server.url + "/")
+    result = ask(page, UNANSWERED_QUESTION)
+    assert result["answerable"] is False and result["answer"] is None
+    held = result["withheld"]
+    assert held is not None, "an abstention with passages should withhold a best guess"
+
+    reply = page.locator("article.reply").last
+    expect(reply.locator(".answer-label")).to_have_text("No answer")
+    block = reply.locator("details.withheld")
+    expect(block).to_have_count(1)
+    # Collapsed, and labelled as a guess with the reply's confidence, never as an answer.
+    assert block.evaluate("d => d.open") is False
+    expect(block.locator(".withheld-body")).to_be_hidden()
+    summary = block.locator("summary")
+    expect(summary).to_have_text(f"{WITHHELD_LABEL} (confidence {percent(result['confidence'])})")
+    expect(reply.locator(".badge")).to_have_count(0)  # no passage is called its source
+
+    summary.click()
+    assert block.evaluate("d => d.open") is True
+    sentence = block.locator(".answer-text")
+    expect(sentence).to_be_visible()
+    expect(sentence).to_contain_text(held["text"])
+    if held["short"] is not None:
+        expect(sentence.locator("strong.short-answer")).to_have_text(held["short"]["text"])
+    # The same citation link an answer gets: it opens the document at the guess.
+    cite = block.locator("a.answer-cite").first
+    href = cite.get_attribute("href") or ""
+    assert f"&as={held['start']}&ae={held['end']}" in href
+    assert "#doc=" + quote(held["doc_id"], safe="") in href
+    cite.click()
+    expect(page.locator("#doc-panel")).to_be_visible()
+    expect(page.locator("#doc-body mark.hl-answer")).to_have_text(held["text"])
+
+    # A confident answer has no such block.
+    page.get_by_role("button", name="Close document").click()
+    confident = ask(page, DENMARK_QUESTION)
+    assert confident["answerable"] is True and confident["withheld"] is None
+    answered = page.locator("article.reply").last
+    expect(answered.locator(".answer-text")).to_contain_text(confident["answer"]["text"])
+    expect(answered.locator("details.withheld")).to_have_count(0)
+    expect(answered).not_to_contain_text(WITHHELD_LABEL)
 
 
 def test_too_long_question_shows_the_servers_message(page: Page, server: Server) -> None:
@@ -465,6 +521,60 @@ def test_hostile_document_renders_as_text(page: Page, server: Server, api: httpx
     expect(page.locator("script")).to_have_count(1)  # the page's own app.js
 
 
+def test_a_withheld_guess_from_a_hostile_document_renders_as_text(
+    page: Page, server: Server, api: httpx.Client
+) -> None:
+    doc = document(api, HOSTILE_DOC)
+    start = doc["text"].index("An image with an error handler")
+    end = doc["text"].index("\n", start)
+    sentence = doc["text"][start:end]
+    short_start = sentence.index("<b>")
+    assert "<img src=x onerror=" in sentence and sentence[short_start:].startswith(
+        "<b>not bold</b>"
+    )
+    held = {
+        "text": sentence,
+        "doc_id": HOSTILE_DOC,
+        "start": start,
+        "end": end,
+        "confidence": 0.12,
+        "page": None,
+        "section": '<img src=x onerror="window.__pwned=1">',
+        "short": {
+            "text": "<b>not bold</b>",
+            "start": start + short_start,
+            "end": start + short_start + len("<b>not bold</b>"),
+        },
+    }
+
+    def abstain(route: Route) -> None:
+        # The real reply, its answer withheld: markup in the document text as the guess.
+        response = route.fetch()
+        body = response.json()
+        body.update(answerable=False, answer=None, confidence=0.12, withheld=held)
+        route.fulfill(response=response, json=body)
+
+    page.route("**/ask", abstain)
+    page.goto(server.url + "/")
+    page.get_by_label("Passages", exact=True).select_option("10")
+    result = ask(page, "Which document tries to inject markup into the chat page?")
+    assert result["withheld"] == held
+
+    block = page.locator("article.reply details.withheld")
+    expect(block.locator("summary")).to_have_text(f"{WITHHELD_LABEL} (confidence 12%)")
+    block.locator("summary").click()
+    text = block.locator(".answer-text")
+    expect(text.locator("strong.short-answer")).to_have_text("<b>not bold</b>")
+    assert text.evaluate("p => p.textContent").startswith(sentence + " ")
+    expect(block.locator(".cite-section")).to_have_text(held["section"])
+    block.locator("a.answer-cite").first.click()
+    expect(page.locator("#doc-body mark.hl-answer")).to_have_text(sentence)
+
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    expect(page.locator("img")).to_have_count(0)
+    expect(page.locator("b")).to_have_count(0)
+
+
 def test_phone_width_has_no_horizontal_overflow(
     browser: Browser, page_errors: PageErrors, server: Server
 ) -> None:
@@ -474,6 +584,8 @@ def test_phone_width_has_no_horizontal_overflow(
         ask(page, DENMARK_QUESTION)
         page.get_by_label("Passages", exact=True).select_option("3")
         ask(page, OFF_TOPIC_QUESTION)
+        ask(page, UNANSWERED_QUESTION)
+        page.locator("article.reply details.withheld > summary").last.click()  # opened, fits too
         ask(page, "x" * 2001, expect_status=422)
         layout = no_horizontal_overflow(page)
         assert layout["width"] == PHONE["width"]

@@ -459,29 +459,27 @@
     return answer && answer.doc_id === docId ? [answer.start, answer.end] : null;
   }
 
-  function renderAnswer(result, citedIndexes, replyId) {
-    const answer = result.answer;
-    if (!result.answerable || !answer) {
-      return h(
-        "div",
-        { className: "answer-card abstain" },
-        h("p", { className: "answer-label" }, "No answer"),
-        h("p", { className: "answer-text abstain-text" }, "The documents don't answer this."),
-        result.passages.length
-          ? h("p", { className: "answer-note" },
-            "The closest passages are listed below, but none of them answers the question.")
-          : h("p", { className: "answer-note" }, "No passages matched the question either."),
-      );
-    }
+  /** A confidence in [0, 1] as a whole percentage, "64%"; null when it is not a number. */
+  function confidencePercent(value) {
+    const confidence = Number(value);
+    if (value === null || value === undefined || !Number.isFinite(confidence)) return null;
+    return `${Math.round(Math.max(0, Math.min(1, confidence)) * 100)}%`;
+  }
 
+  /**
+   * The numbered markers after an answer sentence: one per passage it came from,
+   * each opening that passage with the sentence highlighted. `name` says what the
+   * sentence is, for the links' accessible names ("the answer", "the best guess").
+   */
+  function answerMarkers(answer, passages, citedIndexes, name) {
     const markers = citedIndexes.map((index) => {
-      const passage = result.passages[index];
+      const passage = passages[index];
       const hash = citationHash(
         passage.doc_id, [passage.start, passage.end], [answer.start, answer.end]);
       return citationLink(
         "cite answer-cite", hash,
         `Citation ${index + 1}: open ${passage.title || passage.doc_id}` +
-          `${whereLabel(answer)} at the answer`,
+          `${whereLabel(answer)} at ${name}`,
         String(index + 1));
     });
     if (!markers.length) {
@@ -489,16 +487,22 @@
       markers.push(citationLink(
         "cite answer-cite",
         citationHash(answer.doc_id, null, [answer.start, answer.end]),
-        "Open the document at the answer", "source"));
+        `Open the document at ${name}`, "source"));
     }
+    return markers;
+  }
 
-    const confidence = Number(answer.confidence);
-    const source = result.passages[citedIndexes[0]];
+  /**
+   * An answer as the page shows it: the sentence with its short answer in bold and
+   * its citations, then where it is from and its confidence. Shared by a given
+   * answer and a withheld one, so both read and link alike.
+   */
+  function answerBody(answer, passages, citedIndexes, name) {
+    const source = passages[citedIndexes[0]];
     const where = whereNodes(answer);
-    return h(
-      "div",
-      { className: "answer-card" },
-      h("p", { className: "answer-label", id: `${replyId}-label` }, "Answer"),
+    const confidence = confidencePercent(answer.confidence);
+    const markers = answerMarkers(answer, passages, citedIndexes, name);
+    return [
       h(
         "p",
         { className: "answer-text" },
@@ -511,11 +515,52 @@
         { className: "answer-note" },
         source ? `From “${source.title || source.doc_id}”` : `From ${answer.doc_id}`,
         where.length ? h("span", { className: "answer-where" }, ", ", where) : null,
-        Number.isFinite(confidence)
-          ? h("span", { className: "confidence" },
-            ` · confidence ${Math.round(Math.max(0, Math.min(1, confidence)) * 100)}%`)
-          : null,
+        confidence ? h("span", { className: "confidence" }, ` · confidence ${confidence}`) : null,
       ),
+    ];
+  }
+
+  /**
+   * The answer the service withheld as not confident enough, when the reply carries
+   * one: collapsed, and labelled as a guess with its confidence, never as an answer.
+   */
+  function renderWithheld(result) {
+    const held = result.withheld;
+    if (!held || typeof held !== "object" || typeof held.text !== "string" || !held.text) {
+      return null;
+    }
+    const cited = passagesCitedByAnswer(held, result.passages);
+    const confidence = confidencePercent(result.confidence ?? held.confidence);
+    return h(
+      "details",
+      { className: "withheld" },
+      h("summary", { className: "withheld-summary" },
+        "Best guess, not confident enough" + (confidence ? ` (confidence ${confidence})` : "")),
+      h("div", { className: "withheld-body" },
+        answerBody(held, result.passages, cited, "the best guess")),
+    );
+  }
+
+  function renderAnswer(result, citedIndexes, replyId) {
+    const answer = result.answer;
+    if (!result.answerable || !answer) {
+      return h(
+        "div",
+        { className: "answer-card abstain" },
+        h("p", { className: "answer-label" }, "No answer"),
+        h("p", { className: "answer-text abstain-text" }, "The documents don't answer this."),
+        result.passages.length
+          ? h("p", { className: "answer-note" },
+            "The closest passages are listed below, but none of them answers the question.")
+          : h("p", { className: "answer-note" }, "No passages matched the question either."),
+        renderWithheld(result),
+      );
+    }
+    return h(
+      "div",
+      { className: "answer-card" },
+      h("p", { className: "answer-label", id: `${replyId}-label` }, "Answer"),
+      answerBody(answer, result.passages, citedIndexes, "the answer"),
     );
   }
 
