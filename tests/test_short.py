@@ -7,14 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa.lexical import stems_at, tokenize
+from qa.phrases import head_noun, phrase_span, slot_after
 from qa.short import (
     answer_kind,
     best_span,
     candidate_spans,
     counted_thing,
-    head_noun,
-    phrase_span,
-    slot_after,
 )
 
 
@@ -288,3 +286,38 @@ def test_stems_at_gives_the_stems_of_tokenize_at_each_words_offset(text: str) ->
     assert [stem for _, stem in found] == tokenize(text)
     for at, stem in found:
         assert tokenize(re.match(r"\w+", text[at:]).group(0)) == [stem]  # type: ignore[union-attr]
+
+
+def test_a_yes_no_question_gets_no_phrase_but_a_which_question_does() -> None:
+    """The sentence answers "Do boxes have overhead?"; no phrase of it does ("don’t" or
+    "data" would mislead). "Is it A or B?" asks which, and gets the one the text says."""
+    sentence = "Boxes don’t have performance overhead, other than storing their data on the heap."
+    assert best_span("Do boxes have performance overhead?", sentence) is None
+    assert best_span("Can't boxes have performance overhead?", sentence) is None
+    span = best_span(
+        "Is a problem instance typically characterized as abstract or concrete?",
+        "In contrast, an instance of this problem is a rather concrete utterance.",
+    )
+    assert span is not None and span.text == "rather concrete"
+
+
+def test_a_contracted_function_word_is_no_phrase() -> None:
+    """ "It’s" and "we’ll" are "it is" and "we will": stop words, not answers."""
+    sentence = "Then it’s the borrow checker that we’ll meet in Chapter 4."
+    span = phrase_span("What will we meet in Chapter 4?", sentence)  # not "we’ll meet"
+    assert span is not None and span.text == "borrow checker"
+
+
+def test_the_adjective_of_an_extraposed_it_is_no_answer() -> None:
+    """ "It’s also possible for X to ..., but to do so requires Y": "possible" says how
+    things are, Y is what is required."""
+    sentence = (
+        "It’s also possible for structs to store references to data owned by something "
+        "else, but to do so requires the use of lifetimes, a Rust feature."
+    )
+    question = "What does storing references to data owned by something else in a struct require?"
+    span = best_span(question, sentence)
+    assert span is not None and span.text == "lifetimes"
+    assert sentence[span.start : span.end] == span.text
+    # Not after "it is": an adjective may answer ("possible" of "What is the move?").
+    assert phrase_span("What is the move?", "The only move possible for the king.") is not None
