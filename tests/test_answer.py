@@ -194,6 +194,11 @@ def test_a_name_counts_as_found_in_another_of_its_forms() -> None:
     # Not a form of the other: Austria is not Australia, nor Iran Iraq.
     assert distinctive_missing("How many Austrian troops serve?", "Australia sends 5.") == 1.0
     assert distinctive_missing("Who leads Iran's forces?", "Iraq's forces") == 1.0
+    # A place and its people whose words start differently count as one name too.
+    parliament = "The Danish parliament agreed to send a ship and a helicopter."
+    assert distinctive_missing("Where will Denmark send a ship?", parliament) == 0.0
+    assert distinctive_missing("Who are the French troops?", "France sends troops.") == 0.0
+    assert distinctive_missing("Where will Norway send a ship?", parliament) == 1.0
     # A possessive's s is no name; numbers must be there themselves.
     assert distinctive_missing("Who is Denmark's minister?", "Denmark said so.") == 0.0
     assert distinctive_missing("Who sent 30 of Lithuania's soldiers?", deploys) == 0.0
