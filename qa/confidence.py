@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.lexical import tokenize
+from qa.lexical import same_name, tokenize
 from qa.short import answer_kind, counted_thing
 from qa.types import Passage
 
@@ -183,34 +182,8 @@ def distinctive_terms(question: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(names), frozenset(numbers)
 
 
-# A place and its people where neither word starts the other (Denmark and Danish), as
-# stems; the rest (Lithuania and Lithuanian, Iraq and Iraqi) share their start.
-_FORMS = {
-    stem: group
-    for words in (
-        "denmark danish danes|france french|netherlands holland dutch|switzerland swiss|"
-        "wales welsh|britain british britons|spain spanish spaniards|sweden swedish swedes|"
-        "finland finnish finns|poland polish|turkey turkish turks|norway norwegian|"
-        "greece greek|ireland irish|lebanon lebanese|belgium belgian|scotland scottish scots|"
-        "england english|cyprus cypriot|philippines filipino"
-    ).split("|")
-    for group in (frozenset(tokenize(words)),)
-    for stem in group
-}
-
-
-def _related(a: str, b: str) -> bool:
-    """Whether two stems name the same thing: equal, or one word's form of the other
-    (Lithuania and Lithuanian, Canada and Canadian, Iraq and Iraqi, Denmark and Danish)."""
-    if a == b or b in _FORMS.get(a, ()):
-        return True
-    shorter = min(len(a), len(b))
-    common = len(os.path.commonprefix((a, b)))
-    return common >= 4 and common >= shorter - 1
-
-
 def _names_found(names: frozenset[str], present: set[str]) -> int:
-    return sum(1 for n in names if n in present or any(_related(n, p) for p in present))
+    return sum(1 for n in names if n in present or any(same_name(n, p) for p in present))
 
 
 def distinctive_unknown(question: str, rarity: Mapping[str, float]) -> float:

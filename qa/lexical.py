@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -78,6 +79,32 @@ def stems_at(text: str) -> list[tuple[int, str]]:
     kept = [(at, w) for at, w in found if w not in STOPWORDS]
     stems: list[str] = _stemmer().stemWords([w for _, w in kept])
     return [(at, stem) for (at, _), stem in zip(kept, stems, strict=True)]
+
+
+# A place and its people where neither word starts the other (Denmark and Danish), as
+# stems; the rest (Lithuania and Lithuanian, Iraq and Iraqi) share their start.
+_FORMS = {
+    stem: group
+    for words in (
+        "denmark danish danes|france french|netherlands holland dutch|switzerland swiss|"
+        "wales welsh|britain british britons|spain spanish spaniards|sweden swedish swedes|"
+        "finland finnish finns|poland polish|turkey turkish turks|norway norwegian|"
+        "greece greek|ireland irish|lebanon lebanese|belgium belgian|scotland scottish scots|"
+        "england english|cyprus cypriot|philippines filipino"
+    ).split("|")
+    for group in (frozenset(tokenize(words)),)
+    for stem in group
+}
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two stems name the same thing: equal, or one word's form of the other
+    (Lithuania and Lithuanian, Canada and Canadian, Iraq and Iraqi, Denmark and Danish)."""
+    if a == b or b in _FORMS.get(a, ()):
+        return True
+    shorter = min(len(a), len(b))
+    common = len(os.path.commonprefix((a, b)))
+    return common >= 4 and common >= shorter - 1
 
 
 class LexicalIndex:

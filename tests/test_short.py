@@ -95,6 +95,18 @@ def test_name_spans_leave_out_calendar_words_and_openers(sentence: str, names: l
     assert all(sentence[s.start : s.end] == s.text for s in spans)
 
 
+def test_a_name_in_another_form_of_the_questions_own_is_no_answer() -> None:
+    """ "Danish" and "Lithuanian" say again what a question about Denmark or Lithuania
+    names; the person is the answer."""
+    said = "“Danish leadership will help,” Danish foreign minister Jeppe Kofod said."
+    span = best_span("Who is the Prime Minister of Denmark?", said)
+    assert span is not None and span.text == "Jeppe Kofod"
+    lt = best_span(
+        "Who commands the troops of Lithuania?", "Lithuanian troops obey Colonel Vilkas."
+    )
+    assert lt is not None and lt.text == "Colonel Vilkas"
+
+
 def test_best_span_is_new_to_the_question_and_exact() -> None:
     sentence = "Canada leads the mission now, after Denmark offered to lead it."
     span = best_span("Which country leads the mission?", sentence)
