@@ -424,13 +424,16 @@ def test_an_abstention_offers_the_withheld_answer_collapsed_as_a_best_guess(
     # The same citation link an answer gets: it opens the document at the guess.
     cite = block.locator("a.answer-cite").first
     href = cite.get_attribute("href") or ""
-    assert f"&as={held['start']}&ae={held['end']}" in href
+    assert f"&as={held['start']}&ae={held['end']}&guess=1" in href
     assert "#doc=" + quote(held["doc_id"], safe="") in href
     cite.click()
     expect(page.locator("#doc-panel")).to_be_visible()
     expect(page.locator("#doc-body mark.hl-answer")).to_have_text(held["text"])
+    # The document says what it highlights: a guess, not an answer.
+    expect(page.locator("#doc-legend")).to_be_visible()
+    expect(page.locator("#legend-answer")).to_have_text("Best-guess sentence")
 
-    # A confident answer has no such block.
+    # A confident answer has no such block, and its citation highlights an answer.
     page.get_by_role("button", name="Close document").click()
     confident = ask(page, DENMARK_QUESTION)
     assert confident["answerable"] is True and confident["withheld"] is None
@@ -438,6 +441,10 @@ def test_an_abstention_offers_the_withheld_answer_collapsed_as_a_best_guess(
     expect(answered.locator(".answer-text")).to_contain_text(confident["answer"]["text"])
     expect(answered.locator("details.withheld")).to_have_count(0)
     expect(answered).not_to_contain_text(WITHHELD_LABEL)
+    answer_cite = answered.locator("a.answer-cite").first
+    assert "guess=" not in (answer_cite.get_attribute("href") or "")
+    answer_cite.click()
+    expect(page.locator("#legend-answer")).to_have_text("Answer sentence")
 
 
 def test_too_long_question_shows_the_servers_message(page: Page, server: Server) -> None:

@@ -34,6 +34,7 @@
     docTitle: $("doc-title"),
     docMeta: $("doc-meta"),
     docLegend: $("doc-legend"),
+    legendAnswer: $("legend-answer"),
     docBody: $("doc-body"),
     docTools: $("doc-tools"),
     copyLink: $("copy-link"),
@@ -160,8 +161,11 @@
 
   // ---------------------------------------------------------------- URL fragment
 
-  /** The shareable fragment for a citation: #doc=<id>&start=..&end=..&as=..&ae=.. */
-  function citationHash(docId, passage, answer) {
+  /**
+   * The shareable fragment for a citation: #doc=<id>&start=..&end=..&as=..&ae=..,
+   * and &guess=1 when the sentence is a withheld best guess rather than an answer.
+   */
+  function citationHash(docId, passage, answer, guess = false) {
     const params = new URLSearchParams();
     params.set("doc", docId);
     if (passage) {
@@ -171,6 +175,7 @@
     if (answer) {
       params.set("as", String(answer[0]));
       params.set("ae", String(answer[1]));
+      if (guess) params.set("guess", "1");
     }
     return "#" + params.toString();
   }
@@ -191,6 +196,7 @@
       docId,
       passage: readOffsetPair(params, "start", "end"),
       answer: readOffsetPair(params, "as", "ae"),
+      guess: params.get("guess") === "1",
       view: view === VIEW_TEXT || view === VIEW_PAGE ? view : null,
     };
   }
@@ -471,11 +477,11 @@
    * each opening that passage with the sentence highlighted. `name` says what the
    * sentence is, for the links' accessible names ("the answer", "the best guess").
    */
-  function answerMarkers(answer, passages, citedIndexes, name) {
+  function answerMarkers(answer, passages, citedIndexes, name, guess) {
     const markers = citedIndexes.map((index) => {
       const passage = passages[index];
       const hash = citationHash(
-        passage.doc_id, [passage.start, passage.end], [answer.start, answer.end]);
+        passage.doc_id, [passage.start, passage.end], [answer.start, answer.end], guess);
       return citationLink(
         "cite answer-cite", hash,
         `Citation ${index + 1}: open ${passage.title || passage.doc_id}` +
@@ -486,7 +492,7 @@
       // The answer came from a passage that is not listed: still link to its document.
       markers.push(citationLink(
         "cite answer-cite",
-        citationHash(answer.doc_id, null, [answer.start, answer.end]),
+        citationHash(answer.doc_id, null, [answer.start, answer.end], guess),
         `Open the document at ${name}`, "source"));
     }
     return markers;
@@ -497,11 +503,11 @@
    * its citations, then where it is from and its confidence. Shared by a given
    * answer and a withheld one, so both read and link alike.
    */
-  function answerBody(answer, passages, citedIndexes, name) {
+  function answerBody(answer, passages, citedIndexes, name, guess = false) {
     const source = passages[citedIndexes[0]];
     const where = whereNodes(answer);
     const confidence = confidencePercent(answer.confidence);
-    const markers = answerMarkers(answer, passages, citedIndexes, name);
+    const markers = answerMarkers(answer, passages, citedIndexes, name, guess);
     return [
       h(
         "p",
@@ -537,7 +543,7 @@
       h("summary", { className: "withheld-summary" },
         "Best guess, not confident enough" + (confidence ? ` (confidence ${confidence})` : "")),
       h("div", { className: "withheld-body" },
-        answerBody(held, result.passages, cited, "the best guess")),
+        answerBody(held, result.passages, cited, "the best guess", true)),
     );
   }
 
@@ -943,6 +949,7 @@
   function showTextView(doc, target, pages) {
     const cited = Boolean(target.passage || target.answer);
     ui.docLegend.hidden = !cited;
+    ui.legendAnswer.textContent = target.guess ? "Best-guess sentence" : "Answer sentence";
     pageView = null;
     renderTools(pages.length ? [viewSwitch(VIEW_TEXT)] : []);
     const text = h("div", { className: "doc-text" });
@@ -1090,7 +1097,8 @@
         }, "Next ›"),
       ),
       both
-        ? toggleGroup("Highlight", [["passage", "Passage"], ["answer", "Answer"]],
+        ? toggleGroup("Highlight",
+          [["passage", "Passage"], ["answer", state.target.guess ? "Best guess" : "Answer"]],
           state.highlight, setHighlight, "Highlight")
         : null,
       h("button", {
