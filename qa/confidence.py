@@ -26,7 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.lexical import same_name, tokenize
+from qa.lexical import named_in, tokenize
 from qa.short import answer_kind, counted_thing
 from qa.types import Passage
 
@@ -183,7 +183,7 @@ def distinctive_terms(question: str) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _names_found(names: frozenset[str], present: set[str]) -> int:
-    return sum(1 for n in names if n in present or any(same_name(n, p) for p in present))
+    return sum(1 for n in names if n in present or named_in(n, present))
 
 
 def distinctive_unknown(question: str, rarity: Mapping[str, float]) -> float:

@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -81,30 +81,37 @@ def stems_at(text: str) -> list[tuple[int, str]]:
     return [(at, stem) for (at, _), stem in zip(kept, stems, strict=True)]
 
 
-# A place and its people where neither word starts the other (Denmark and Danish), as
-# stems; the rest (Lithuania and Lithuanian, Iraq and Iraqi) share their start.
-_FORMS = {
-    stem: group
-    for words in (
-        "denmark danish danes|france french|netherlands holland dutch|switzerland swiss|"
-        "wales welsh|britain british britons|spain spanish spaniards|sweden swedish swedes|"
-        "finland finnish finns|poland polish|turkey turkish turks|norway norwegian|"
-        "greece greek|ireland irish|lebanon lebanese|belgium belgian|scotland scottish scots|"
-        "england english|cyprus cypriot|philippines filipino"
-    ).split("|")
-    for group in (frozenset(tokenize(words)),)
-    for stem in group
-}
+# A place and its people where neither word starts the other (Denmark and Danish); the
+# rest (Lithuania and Lithuanian, Iraq and Iraqi) share their start.
+_IRREGULAR_FORMS = (
+    "denmark danish danes|france french|netherlands holland dutch|switzerland swiss|"
+    "wales welsh|britain british britons|spain spanish spaniards|sweden swedish swedes|"
+    "finland finnish finns|poland polish|turkey turkish turks|norway norwegian|"
+    "greece greek|ireland irish|lebanon lebanese|belgium belgian|scotland scottish scots|"
+    "england english|cyprus cypriot|philippines filipino"
+)
+
+
+@lru_cache(maxsize=1)  # stemmed when first asked, not when qa.lexical is imported
+def _forms() -> dict[str, frozenset[str]]:
+    """Each stem of _IRREGULAR_FORMS to the stems of its group."""
+    groups = (frozenset(tokenize(words)) for words in _IRREGULAR_FORMS.split("|"))
+    return {stem: group for group in groups for stem in group}
 
 
 def same_name(a: str, b: str) -> bool:
     """Whether two stems name the same thing: equal, or one word's form of the other
     (Lithuania and Lithuanian, Canada and Canadian, Iraq and Iraqi, Denmark and Danish)."""
-    if a == b or b in _FORMS.get(a, ()):
+    if a == b or b in _forms().get(a, ()):
         return True
     shorter = min(len(a), len(b))
     common = len(os.path.commonprefix((a, b)))
     return common >= 4 and common >= shorter - 1
+
+
+def named_in(stem: str, stems: Iterable[str]) -> bool:
+    """Whether `stem` is among `stems` in one of its forms (see same_name)."""
+    return any(same_name(stem, s) for s in stems)
 
 
 class LexicalIndex:

@@ -54,7 +54,7 @@ _ENDS = _SPLIT | _VAGUE
 class _Token:
     start: int
     end: int
-    word: str  # lower case
+    word: str  # lower case, with ’ as '
     cap: bool  # capitalised or a digit, not at the sentence's start
     upper: bool  # capitalised or a digit anywhere: a name, never a verb
     asked: bool  # a word the question shares with the sentence
@@ -71,7 +71,7 @@ def _tokens(sentence: str, asked: set[str]) -> list[_Token]:
             _Token(
                 m.start(),
                 m.end(),
-                m.group(0).lower(),
+                m.group(0).lower().replace("’", "'"),
                 bool(tokens) and not m.group(0).islower(),
                 not m.group(0).islower(),
                 bool(stems) and set(stems) <= asked,
@@ -105,8 +105,7 @@ def _phrases(tokens: list[_Token]) -> list[tuple[int, int]]:
 
 def _contracted(t: _Token) -> bool:
     """A function word run into the next ("it’s", "we'll", "don't"): a stop word."""
-    word = t.word.replace("’", "'")
-    return "'" in word and (word.split("'")[0] in STOPWORDS or word.endswith("n't"))
+    return "'" in t.word and (t.word.split("'")[0] in STOPWORDS or t.word.endswith("n't"))
 
 
 def _expletive(r: tuple[int, int], tokens: list[_Token]) -> bool:
@@ -115,7 +114,7 @@ def _expletive(r: tuple[int, int], tokens: list[_Token]) -> bool:
     i, j = r
     if j - i != 1 or tokens[i].upper or j == len(tokens) or tokens[j].word not in _EXTRAPOSED:
         return False
-    before = [t.word.replace("’", "'") for t in tokens[max(0, i - 3) : i]]
+    before = [t.word for t in tokens[max(0, i - 3) : i]]
     while before and (before[-1] in ("also", "not", "very") or before[-1].endswith("ly")):
         before.pop()
     return before[-1:] == ["it's"] or before[-2:] in (["it", "is"], ["it", "was"])

@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-from qa.lexical import STOPWORDS, same_name, stems_at, tokenize
+from qa.lexical import STOPWORDS, named_in, stems_at, tokenize
 from qa.phrases import Span, phrase_span
 
 Kind = Literal["number", "date", "person", "place"]
@@ -192,7 +192,7 @@ def _new_to_question(span: Span, asked: frozenset[str]) -> bool:
     """Whether the span says something besides the question's own words, in any of their
     forms ("Danish" is no answer to a question about Denmark)."""
     words = tokenize(span.text)
-    return any(w not in asked and not any(same_name(w, a) for a in asked) for w in words)
+    return any(w not in asked and not named_in(w, asked) for w in words)
 
 
 def _distance(span: Span, anchors: list[int]) -> int:
