@@ -474,10 +474,11 @@
 
   /**
    * The numbered markers after an answer sentence: one per passage it came from,
-   * each opening that passage with the sentence highlighted. `name` says what the
-   * sentence is, for the links' accessible names ("the answer", "the best guess").
+   * each opening that passage with the sentence highlighted. `guess` marks a withheld
+   * best guess, in the links and in their accessible names.
    */
-  function answerMarkers(answer, passages, citedIndexes, name, guess) {
+  function answerMarkers(answer, passages, citedIndexes, guess) {
+    const name = guess ? "the best guess" : "the answer";
     const markers = citedIndexes.map((index) => {
       const passage = passages[index];
       const hash = citationHash(
@@ -503,11 +504,11 @@
    * its citations, then where it is from and its confidence. Shared by a given
    * answer and a withheld one, so both read and link alike.
    */
-  function answerBody(answer, passages, citedIndexes, name, guess = false) {
+  function answerBody(answer, passages, citedIndexes, guess = false) {
     const source = passages[citedIndexes[0]];
     const where = whereNodes(answer);
     const confidence = confidencePercent(answer.confidence);
-    const markers = answerMarkers(answer, passages, citedIndexes, name, guess);
+    const markers = answerMarkers(answer, passages, citedIndexes, guess);
     return [
       h(
         "p",
@@ -543,7 +544,7 @@
       h("summary", { className: "withheld-summary" },
         "Best guess, not confident enough" + (confidence ? ` (confidence ${confidence})` : "")),
       h("div", { className: "withheld-body" },
-        answerBody(held, result.passages, cited, "the best guess", true)),
+        answerBody(held, result.passages, cited, true)),
     );
   }
 
@@ -566,7 +567,7 @@
       "div",
       { className: "answer-card" },
       h("p", { className: "answer-label", id: `${replyId}-label` }, "Answer"),
-      answerBody(answer, result.passages, citedIndexes, "the answer"),
+      answerBody(answer, result.passages, citedIndexes),
     );
   }
 
