@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 # One percentile for the whole project (linear interpolation, like numpy's default).
-from qa.evaluation import percentile as percentile
+from qa.eval.report import percentile as percentile
 
 REPO = Path(__file__).resolve().parents[1]
 # Shared data lives next to the repository, never at a fixed machine path.
@@ -291,7 +291,7 @@ def fail(message: str) -> None:
 
 def service_embedder(settings: Any) -> Any:
     """qa's embedder exactly as `qa index` / `qa serve` build it from the settings."""
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.search.embedding import SentenceTransformerEmbedder
 
     precision = getattr(settings, "precision", None)
     if precision is None:  # a core without the precision setting
@@ -307,7 +307,7 @@ def raw_model(precision: str = "fp32") -> Any:
     """The packaged model straight from sentence-transformers, at the given precision."""
     from sentence_transformers import SentenceTransformer
 
-    from qa.embedding import packaged_model_dir
+    from qa.search.embedding import packaged_model_dir
 
     model = SentenceTransformer(str(packaged_model_dir()), device="cpu", local_files_only=True)
     if precision == "bf16":

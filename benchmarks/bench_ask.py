@@ -51,8 +51,8 @@ LEVELS = (1, 8, 32)
 
 
 def corpus_and_questions(quick: bool, n_questions: int) -> tuple[list[Any], list[str], str]:
-    from qa.corpus import scan_corpus
-    from qa.questionsets import load_jsonl, load_squad
+    from qa.eval.questionsets import load_jsonl, load_squad
+    from qa.ingest.corpus import scan_corpus
 
     seed_docs = scan_corpus(C.SEED_CORPUS).documents
     rng = random.Random(0)
@@ -372,7 +372,7 @@ class KeepAlive:
 def in_process_paths(
     settings: Any, embedder: Any, index_dir: Path, precision: str, answered: dict[str, bool]
 ) -> dict[str, Callable[[str], Any]]:
-    from qa.index import Index
+    from qa.search.index import Index
     from qa.service import QAService
 
     service = QAService.from_settings(settings, embedder)
@@ -401,8 +401,9 @@ def http_paths(http: httpx.Client, keepalive: KeepAlive) -> dict[str, Callable[[
 
 def measure(args: Any, bounds: Bounds, res: Results) -> None:
     """Index the corpus, start qa serve on it, and run every phase against it."""
-    from qa.config import Settings, chunk_settings
-    from qa.indexing import update_index
+    from qa.config import Settings
+    from qa.ingest.chunking import chunk_settings
+    from qa.ingest.indexing import update_index
     from qa.service import QAService
 
     documents, res.questions, res.label = corpus_and_questions(args.quick, bounds.n_questions)

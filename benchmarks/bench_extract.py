@@ -2,7 +2,7 @@
 choice, extraction's share of `qa index`, page-image rendering, and a 500-page PDF.
 
 Tables:
-  extraction   qa.formats.extract of each real document (../shared/realdocs) against the
+  extraction   qa.ingest.formats.extract of each real document (../shared/realdocs) against the
                bare library call (pypdfium2 get_text_range per page; selectolax's body
                text; python-docx paragraph texts), in process, medians of rounds; and the
                same files through the bounded child process (ExtractionWorker) that
@@ -86,8 +86,8 @@ def _median_time(fn: Callable[[], Any], rounds: int) -> float:
 
 
 def extraction_rows(files: list[Path], rounds: int) -> list[dict[str, Any]]:
-    from qa.formats import extract
-    from qa.formats.worker import ExtractionWorker
+    from qa.ingest.formats import extract
+    from qa.ingest.formats.worker import ExtractionWorker
 
     rows = []
     with ExtractionWorker() as worker:
@@ -155,7 +155,7 @@ def _trafilatura(data: bytes) -> str | None:
 def html_rows() -> list[list[Any]]:
     import lxml.html
 
-    from qa.formats.html import parse_html
+    from qa.ingest.formats.html import parse_html
 
     rows: list[list[Any]] = []
     for path in sorted((REALDOCS / "html").glob("*.html")):
@@ -176,9 +176,10 @@ def html_rows() -> list[list[Any]]:
 
 
 def index_share(corpus: Path) -> dict[str, Any]:
-    from qa.config import Settings, chunk_settings
-    from qa.corpus import scan_corpus
-    from qa.indexing import update_index
+    from qa.config import Settings
+    from qa.ingest.chunking import chunk_settings
+    from qa.ingest.corpus import scan_corpus
+    from qa.ingest.indexing import update_index
 
     settings = Settings()
     embedder = C.service_embedder(settings)
@@ -206,9 +207,9 @@ def index_share(corpus: Path) -> dict[str, Any]:
 
 
 def render_times(files: list[Path], per_file: int) -> list[float]:
-    from qa.formats import extract
-    from qa.formats.normalize import hyphenated_words
-    from qa.formats.worker import ExtractionWorker
+    from qa.ingest.formats import extract
+    from qa.ingest.formats.normalize import hyphenated_words
+    from qa.ingest.formats.worker import ExtractionWorker
 
     times = []
     with ExtractionWorker() as worker:
@@ -304,7 +305,7 @@ def report(args: Any, info: dict[str, Any]) -> dict[str, Any]:
     cores = C.cores_label(info)
     files = _files(args.quick)
     rows = extraction_rows(files, rounds=1 if args.quick else 5)
-    headers = ["file", "bare library", "qa.formats", "qa/bare", "qa", "in child", "child/qa"]
+    headers = ["file", "bare library", "qa.ingest.formats", "qa/bare", "qa", "in child", "child/qa"]
     C.emit(C.table(f"Extraction, medians, {cores}", headers, extraction_table(rows)))
     C.emit()
     html = html_rows() if not args.quick else []

@@ -13,8 +13,8 @@ shared and noisy, so only ratios and medians taken together mean much):
              at sentence boundaries into pieces of at most one chunk stride (max tokens -
              overlap): about as many pieces as there are chunks
   embedder   qa's SentenceTransformerEmbedder.encode of the chunk texts (its wrapper)
-  chunking   qa.chunking.chunk_text of every document with the model's token counter
-  pipeline   qa.indexing.build_index: chunk + embed + FAISS (+ BM25) index, from Documents;
+  chunking   qa.ingest.chunking.chunk_text of every document with the model's token counter
+  pipeline   qa.ingest.indexing.build_index: chunk + embed + FAISS (+ BM25) index, from Documents;
              it encodes every chunk's own text, so overlapped text twice
 
 "Corpus text indexed per second" divides the corpus text's own tokens (each once) by
@@ -53,8 +53,8 @@ import numpy as np
 
 
 def load_documents(quick: bool) -> tuple[list[Any], str]:
-    from qa.corpus import scan_corpus
-    from qa.questionsets import load_squad
+    from qa.eval.questionsets import load_squad
+    from qa.ingest.corpus import scan_corpus
 
     seed = scan_corpus(C.SEED_CORPUS).documents
     if quick:
@@ -218,7 +218,8 @@ def parse_args(argv: Sequence[str] | None) -> Any:
 
 
 def load_setup(args: Any) -> Setup:
-    from qa.config import Settings, chunk_settings
+    from qa.config import Settings
+    from qa.ingest.chunking import chunk_settings
 
     settings = Settings()
     embedder = C.service_embedder(settings)
@@ -243,8 +244,8 @@ def load_setup(args: Any) -> Setup:
 def cut_texts(setup: Setup) -> None:
     """The chunk texts the pipeline embeds, from one pipeline run (also a warm-up), and
     the corpus text with each token once, in stride-long pieces at sentence boundaries."""
-    from qa.chunking import ChunkSettings, chunk_text
-    from qa.indexing import build_index
+    from qa.ingest.chunking import ChunkSettings, chunk_text
+    from qa.ingest.indexing import build_index
 
     e, chunking = setup.embedder, setup.chunking
     index, setup.stats = build_index(
@@ -268,8 +269,8 @@ def _seq_lens(setup: Setup, texts: Sequence[str]) -> np.ndarray:
 
 
 def make_steps(setup: Setup) -> dict[str, Callable[[], Any]]:
-    from qa.chunking import chunk_text
-    from qa.indexing import build_index
+    from qa.ingest.chunking import chunk_text
+    from qa.ingest.indexing import build_index
 
     def raw_step(model: Any, texts: Sequence[str]) -> Callable[[], Any]:
         return lambda: C.raw_encode(model, texts, setup.batch)
@@ -363,7 +364,7 @@ def print_throughput(
         "raw": f"SentenceTransformer.encode of the chunk texts, one call, {p}",
         "raw-fp32": "SentenceTransformer.encode of the chunk texts, one call, fp32",
         "embedder": f"qa SentenceTransformerEmbedder.encode of the chunk texts, {p}",
-        "pipeline": "qa.indexing.build_index (chunk+embed+index)",
+        "pipeline": "qa.ingest.indexing.build_index (chunk+embed+index)",
     }
     rows = [
         [
@@ -414,7 +415,7 @@ def print_text_throughput(setup: Setup, med: dict[str, float]) -> None:
     what = {
         "raw-text": f"encode of the corpus text in its {len(setup.pieces)} stride-long pieces",
         "raw": f"encode of the {len(setup.texts)} chunk texts (overlap encoded twice)",
-        "pipeline": "qa index (qa.indexing.build_index)",
+        "pipeline": "qa index (qa.ingest.indexing.build_index)",
     }
     rows = [
         [name, what[name], med[name], words / med[name], C.ratio(med["raw-text"], med[name])]

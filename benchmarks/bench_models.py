@@ -49,8 +49,8 @@ class Results:
 
 
 def questions_and_corpus(quick: bool, n: int) -> tuple[list[Any], list[str], str]:
-    from qa.corpus import scan_corpus
-    from qa.questionsets import load_jsonl, load_squad
+    from qa.eval.questionsets import load_jsonl, load_squad
+    from qa.ingest.corpus import scan_corpus
 
     seed_docs = scan_corpus(C.SEED_CORPUS).documents
     rng = random.Random(0)
@@ -73,7 +73,7 @@ def save_models(root: Path, quick: bool) -> dict[str, str]:
         BertForSequenceClassification,
     )
 
-    from qa.embedding import packaged_model_dir
+    from qa.search.embedding import packaged_model_dir
 
     packaged = str(packaged_model_dir())
     tokenizer = AutoTokenizer.from_pretrained(packaged, local_files_only=True)
@@ -93,9 +93,9 @@ def save_models(root: Path, quick: bool) -> dict[str, str]:
 
 
 def services(settings: Any, embedder: Any, root: Path) -> dict[str, Any]:
-    from qa.config import reader_settings, rerank_settings, retrieval_settings
-    from qa.reader import ExtractiveReader
-    from qa.rerank import CrossEncoderReranker
+    from qa.answer.reader import ExtractiveReader, reader_settings
+    from qa.search.rerank import CrossEncoderReranker, rerank_settings
+    from qa.search.retrieval import retrieval_settings
     from qa.service import QAService
 
     base = QAService.from_settings(settings, embedder)
@@ -136,8 +136,9 @@ def sequential(
 
 
 def measure(args: Any, res: Results) -> None:
-    from qa.config import Settings, chunk_settings
-    from qa.indexing import update_index
+    from qa.config import Settings
+    from qa.ingest.chunking import chunk_settings
+    from qa.ingest.indexing import update_index
 
     n, rounds, limit = (3, 1, 60.0) if args.quick else (args.questions, args.rounds, args.limit)
     documents, res.questions, res.label = questions_and_corpus(args.quick, n)

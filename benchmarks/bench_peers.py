@@ -5,7 +5,7 @@ chunks of whole articles: a paragraph is exactly the gold span) with its
 hybrid search (dense + BM25, its defaults) over the all-MiniLM-L6-v2 weights
 this package ships, loaded from their folder, never from a hub. We index the
 articles as `qa index` does. A passage is a hit when it overlaps the
-question's gold paragraph and contains a gold answer (`qa.evaluation.is_hit`).
+question's gold paragraph and contains a gold answer (`qa.eval.report.is_hit`).
 
 Run it with `make bench-peers`: txtai brings its own dependencies, so it lives
 in a venv of its own (`.venv-peers`).
@@ -21,11 +21,11 @@ from typing import Any
 
 import _common as c
 
-from qa.chunking import ChunkSettings
-from qa.embedding import SentenceTransformerEmbedder, packaged_model_dir
-from qa.evaluation import hit_at_k, is_hit, reciprocal_rank
-from qa.indexing import build_index
-from qa.questionsets import EvalQuestion, in_split, load_squad
+from qa.eval.questionsets import EvalQuestion, in_split, load_squad
+from qa.eval.report import hit_at_k, is_hit, reciprocal_rank
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.indexing import build_index
+from qa.search.embedding import SentenceTransformerEmbedder, packaged_model_dir
 from qa.service import QAService
 from qa.types import Chunk, Document
 

@@ -56,11 +56,12 @@ FREE_PER_WORKER = 1 << 30
 
 def build_index(index_dir: Path, quick: bool) -> tuple[list[str], str, int]:
     """Index the corpus into `index_dir`; returns (questions, label, chunks)."""
-    from qa.config import Settings, chunk_settings
-    from qa.corpus import scan_corpus
-    from qa.embedding import SentenceTransformerEmbedder
-    from qa.indexing import update_index
-    from qa.questionsets import load_jsonl, load_squad
+    from qa.config import Settings
+    from qa.eval.questionsets import load_jsonl, load_squad
+    from qa.ingest.chunking import chunk_settings
+    from qa.ingest.corpus import scan_corpus
+    from qa.ingest.indexing import update_index
+    from qa.search.embedding import SentenceTransformerEmbedder
 
     rng = random.Random(0)
     if quick or not C.SQUAD.is_file():

@@ -1,7 +1,7 @@
 """Fit the answer confidence on development data (and compare the answer-sentence bonuses).
 
 Development data is the half of the SQuAD 2.0 slice whose question ids hash to
-an even number (`qa.questionsets.in_split`); the other half, the seed questions
+an even number (`qa.eval.questionsets.in_split`); the other half, the seed questions
 and every other corpus stay unseen for reporting. Three kinds of examples:
 
 - in-corpus answerable: dev SQuAD questions asked of an index of the SQuAD
@@ -21,7 +21,7 @@ and every other corpus stay unseen for reporting. Three kinds of examples:
 
 It prints the comparison of sentence bonuses (for information: the fit uses the
 service's own AnswerSettings), the fitted logistic weights, the
-threshold and the trade-off on dev; paste the weights into qa/confidence.py's
+threshold and the trade-off on dev; paste the weights into qa/answer/confidence.py's
 Calibration. Run: `python eval/fit_confidence.py [--cache DIR]` (DIR keeps the
 two indexes between runs).
 """
@@ -39,17 +39,17 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import AnswerSettings, candidates, choose
-from qa.chunking import ChunkSettings
-from qa.confidence import FEATURES, Calibration
-from qa.corpus import scan_corpus
-from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.evaluation import contains_answer
-from qa.index import Index
-from qa.indexing import build_index
-from qa.questionsets import EvalQuestion, in_split, load_squad
-from qa.retrieval import Query
-from qa.scoring import auroc, expected_calibration_error, trade_off
+from qa.answer.confidence import FEATURES, Calibration
+from qa.answer.selection import AnswerSettings, candidates, choose
+from qa.eval.questionsets import EvalQuestion, in_split, load_squad
+from qa.eval.report import contains_answer
+from qa.eval.scoring import auroc, expected_calibration_error, trade_off
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.corpus import scan_corpus
+from qa.ingest.indexing import build_index
+from qa.search.embedding import Embedder, SentenceTransformerEmbedder
+from qa.search.index import Index
+from qa.search.retrieval import Query
 from qa.service import QAService
 from qa.types import Document
 
@@ -346,7 +346,7 @@ def fit_confidence(ex: Examples) -> Calibration:
 
 
 def predict(calibration: Calibration, x: np.ndarray) -> np.ndarray:
-    """qa.confidence.confidence of every row of `x`."""
+    """qa.answer.confidence.confidence of every row of `x`."""
     z = x @ np.array(calibration.weights)
     if calibration.coverage:
         z = np.minimum(z, x @ np.array(calibration.coverage))

@@ -21,7 +21,7 @@ from qa.config import Settings
 from qa.errors import QAError, UsageError
 
 if TYPE_CHECKING:
-    from qa.embedding import Embedder
+    from qa.search.embedding import Embedder
 
 log = logging.getLogger("qa")
 
@@ -70,9 +70,10 @@ class _Progress:
 def cmd_index(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
-    from qa.config import chunk_settings, index_settings
-    from qa.corpus import check_corpus_folder, extraction_limits
-    from qa.indexing import index_corpus
+    from qa.ingest.chunking import chunk_settings
+    from qa.ingest.corpus import check_corpus_folder, extraction_limits
+    from qa.ingest.indexing import index_corpus
+    from qa.search.index import index_settings
 
     settings = _settings(args)
     check_corpus_folder(settings.corpus_dir)
@@ -81,7 +82,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         if args.ray is None:
             embedder = args.embedder_factory(settings)
         else:
-            from qa.distributed import RayEmbedder
+            from qa.search.distributed import RayEmbedder
 
             embedder = stack.enter_context(
                 RayEmbedder(
@@ -121,7 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", SERVE_OMP_WAIT_POLICY)
     import uvicorn
 
-    from qa.index import read_manifest
+    from qa.search.index import read_manifest
 
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64, not {args.workers}")
@@ -137,7 +138,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         timeout_graceful_shutdown=30,
         # Several processes: each builds its app with the factory (uvicorn spawns them),
-        # loads its own model and maps the same index files; qa.watcher keeps them current.
+        # loads its own model and maps the same index files; qa.live.watcher keeps them current.
         workers=args.workers,
         # A worker needs seconds to load the model: the 5 s default would fail every
         # SIGHUP rolling restart, and could take a busy starting worker for a hung one.
@@ -172,9 +173,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.answer import AnswerSettings
-    from qa.evalrun import METHODS, format_trade_off, plot_recall, run_eval
-    from qa.evaluation import format_table
+    from qa.answer.selection import AnswerSettings
+    from qa.eval.report import format_table
+    from qa.eval.runner import METHODS, format_trade_off, plot_recall, run_eval
 
     settings = _settings(args)
     if not args.dataset.is_file():

@@ -1,25 +1,21 @@
 """One validated settings object. Environment variables are read here and nowhere else.
 
 Each component takes its own small options object (ChunkSettings, IndexSettings,
-RetrievalSettings); the mappers at the end make them from Settings, in one place.
+RetrievalSettings, ...), and the module that defines one also makes it from Settings
+(`chunk_settings`, `index_settings`, ...): config imports no stage, every stage may
+import config.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.embedding import DEFAULT_MODEL
-
-if TYPE_CHECKING:  # the mappers import these when called: importing config stays light
-    from qa.chunking import ChunkSettings
-    from qa.index import IndexSettings
-    from qa.reader import ReaderSettings
-    from qa.rerank import RerankSettings
-    from qa.retrieval import RetrievalSettings
+#: The packaged model (qa.search.embedding finds its weights in site-packages).
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
 class Settings(BaseSettings):
@@ -41,7 +37,7 @@ class Settings(BaseSettings):
     # (SQuAD slice: hit@5 0.970 either way); "auto" uses it only there.
     precision: Literal["fp32", "bf16", "auto"] = "auto"
     # Micro-batching of concurrent questions in the server; 0 turns it off. No question
-    # waits for a window any more (qa.batching): any value above 0 only turns it on.
+    # waits for a window any more (qa.search.batching): any value above 0 only turns it on.
     batch_window_ms: float = Field(default=2.0, ge=0.0, le=100.0)
     max_question_batch: int = Field(default=32, ge=1, le=256)
     retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
@@ -54,7 +50,7 @@ class Settings(BaseSettings):
     # Exact search below this many chunks, an IVF index above (benchmarks/bench_scale.py).
     ann_threshold: int = Field(default=100_000, ge=1000)
     ivf_nprobe: int = Field(default=32, ge=1, le=4096)
-    # Live ingestion and its security: qa/writer.py, qa/security.py and qa/api/.
+    # Live ingestion and its security: qa/live/writer.py and qa/api/.
     api_key: str | None = Field(
         default=None,
         repr=False,  # never in a log line or a traceback
@@ -72,10 +68,11 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
     max_upload_bytes: int = Field(default=10 << 20, ge=1024, le=1 << 31)
-    # Document files (qa/formats/): `qa index` skips a larger or slower file with its reason.
+    # Document files (qa/ingest/formats/): `qa index` skips a larger or slower file with its reason.
     max_file_bytes: int = Field(default=50 << 20, ge=1024, le=1 << 32)
     extract_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
-    # Optional local models (qa/rerank.py, qa/reader.py): off unless set, never downloaded.
+    # Optional local models (qa/search/rerank.py, qa/answer/reader.py): off unless set,
+    # never downloaded.
     reranker: Path | None = Field(
         default=None,
         description="A local cross-encoder folder (sentence-transformers CrossEncoder, one "
@@ -106,7 +103,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _reader_windows(self) -> Settings:
-        # The question takes at most a quarter of a window (qa.reader): half is left at least.
+        # The question takes at most a quarter of a window (qa.answer.reader): half is left
+        # at least.
         if self.reader_stride > self.reader_max_tokens // 2:
             raise ValueError(
                 f"QA_READER_STRIDE ({self.reader_stride}) must be at most half of "
@@ -122,43 +120,3 @@ class Settings(BaseSettings):
                 f"QA_CHUNK_TOKENS ({self.chunk_tokens})"
             )
         return self
-
-
-def chunk_settings(settings: Settings) -> ChunkSettings:
-    from qa.chunking import ChunkSettings
-
-    return ChunkSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
-
-
-def index_settings(settings: Settings) -> IndexSettings:
-    from qa.index import IndexSettings
-
-    return IndexSettings(ann_threshold=settings.ann_threshold, nprobe=settings.ivf_nprobe)
-
-
-def retrieval_settings(settings: Settings) -> RetrievalSettings:
-    from qa.retrieval import RetrievalSettings
-
-    return RetrievalSettings(
-        method=settings.retrieval,
-        fusion=settings.fusion,
-        dense_weight=settings.dense_weight,
-        sentence_weight=settings.sentence_weight,
-    )
-
-
-def rerank_settings(settings: Settings) -> RerankSettings:
-    from qa.rerank import RerankSettings
-
-    return RerankSettings(candidates=settings.rerank_candidates, precision=settings.precision)
-
-
-def reader_settings(settings: Settings) -> ReaderSettings:
-    from qa.reader import ReaderSettings
-
-    return ReaderSettings(
-        passages=settings.reader_passages,
-        max_tokens=settings.reader_max_tokens,
-        stride=settings.reader_stride,
-        precision=settings.precision,
-    )

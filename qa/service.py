@@ -9,7 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer import (
+from qa.answer.confidence import confidence, question_words
+from qa.answer.reader import (
+    ExtractiveReader,
+    Reader,
+    ReadSpan,
+    check_reader_folder,
+    reader_settings,
+)
+from qa.answer.selection import (
     AnswerSettings,
     Candidate,
     Choice,
@@ -20,16 +28,22 @@ from qa.answer import (
     decide,
     sentence_of,
 )
-from qa.confidence import confidence, question_words
-from qa.config import Settings, chunk_settings, reader_settings, rerank_settings, retrieval_settings
-from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.config import Settings
 from qa.errors import DocumentNotFoundError
-from qa.filters import validate
-from qa.index import Index, read_manifest
-from qa.indexing import expectation
-from qa.reader import Reader, ReadSpan, check_reader_folder
-from qa.rerank import Reranker, check_reranker_folder, rerank
-from qa.retrieval import Query, RetrievalSettings, Retriever
+from qa.ingest.chunking import chunk_settings
+from qa.ingest.indexing import expectation
+from qa.search.batching import MicroBatchingEmbedder
+from qa.search.embedding import Embedder, SentenceTransformerEmbedder
+from qa.search.filters import validate
+from qa.search.index import Index, read_manifest
+from qa.search.rerank import (
+    CrossEncoderReranker,
+    Reranker,
+    check_reranker_folder,
+    rerank,
+    rerank_settings,
+)
+from qa.search.retrieval import Query, RetrievalSettings, Retriever, retrieval_settings
 from qa.types import Answer, AskResult, Document, Passage, ShortAnswer
 
 log = logging.getLogger(__name__)
@@ -49,12 +63,8 @@ def load_models(settings: Settings) -> tuple[Reranker | None, Reader | None]:
     reranker: Reranker | None = None
     reader: Reader | None = None
     if settings.reranker is not None:
-        from qa.rerank import CrossEncoderReranker
-
         reranker = CrossEncoderReranker(settings.reranker, rerank_settings(settings))
     if settings.reader is not None:
-        from qa.reader import ExtractiveReader
-
         reader = ExtractiveReader(settings.reader, reader_settings(settings))
     return reranker, reader
 
@@ -122,8 +132,6 @@ class QAService:
 
     def enable_micro_batching(self, *, max_batch: int) -> None:
         """Encode concurrent questions together (the server does this; the CLI need not)."""
-        from qa.batching import MicroBatchingEmbedder
-
         self.embedder = MicroBatchingEmbedder(self.embedder, max_batch=max_batch)
         self.swap_index(self.index)
 

@@ -139,7 +139,7 @@ class AskResult:
     # it is below the threshold), so a client can apply a threshold of its own. The
     # service always sets it.
     confidence: float = 0.0
-    # What `confidence` was pooled from: "builtin" (qa.confidence's logistic model) and, when
+    # What `confidence` was pooled from: "builtin" (qa.answer.confidence's logistic model) and, when
     # those models are loaded, "reader" (p(answer)) and "reranker" (the answer's passage).
     confidence_parts: Mapping[str, float] = field(default_factory=dict)
     # When it abstained: the answer it would have given, for a client whose own threshold

@@ -24,11 +24,11 @@ from fastapi.testclient import TestClient
 
 from benchmarks._common import free_port
 from qa.api import create_app
-from qa.chunking import ChunkSettings, word_counter
-from qa.config import Settings, chunk_settings
-from qa.corpus import scan_corpus
-from qa.embedding import Embedder, ModelIdentity
-from qa.indexing import update_index
+from qa.config import Settings
+from qa.ingest.chunking import ChunkSettings, chunk_settings, word_counter
+from qa.ingest.corpus import scan_corpus
+from qa.ingest.indexing import update_index
+from qa.search.embedding import Embedder, ModelIdentity
 from qa.service import QAService
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def small_chunks() -> ChunkSettings:
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
     """The real packaged all-MiniLM-L6-v2, loaded once for the whole run."""
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.search.embedding import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 
@@ -103,9 +103,10 @@ def embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
     """The real corpus indexed with the real model into a temporary folder."""
-    from qa.config import Settings, chunk_settings
-    from qa.corpus import scan_corpus
-    from qa.indexing import update_index
+    from qa.config import Settings
+    from qa.ingest.chunking import chunk_settings
+    from qa.ingest.corpus import scan_corpus
+    from qa.ingest.indexing import update_index
 
     index_dir = tmp_path_factory.mktemp("index")
     update_index(

@@ -5,15 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from qa.answer import (
-    AnswerSettings,
-    candidates,
-    choose_answer,
-    lexical_overlap,
-    sentence_overlap,
-    sentence_scores,
-)
-from qa.confidence import (
+from qa.answer.confidence import (
     FEATURES,
     Calibration,
     Evidence,
@@ -24,7 +16,15 @@ from qa.confidence import (
     opposed,
     reordered,
 )
-from qa.short import best_span
+from qa.answer.selection import (
+    AnswerSettings,
+    candidates,
+    choose_answer,
+    lexical_overlap,
+    sentence_overlap,
+    sentence_scores,
+)
+from qa.answer.short import best_span
 from qa.types import Chunk, Passage, Scores
 
 DOC = "Intro text. Denmark offered to lead the mission. Canada leads it now. Tail."

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.answer import AnswerSettings
+from qa.answer.selection import AnswerSettings
 from qa.api import create_app
 from qa.api.schemas import AskResponse
 from qa.config import Settings

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from qa.batching import MicroBatchingEmbedder
+from qa.search.batching import MicroBatchingEmbedder
 from tests.conftest import FakeEmbedder
 
 

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import ChunkSettings, chunk_text, split_sentences, word_counter
+from qa.ingest.chunking import ChunkSettings, chunk_text, word_counter
+from qa.text import split_sentences
 
 ALPHABET = st.characters(
     codec="utf-8", categories=("L", "M", "N", "P", "S", "Z", "Cc"), exclude_characters="\x00"
@@ -111,7 +112,7 @@ def test_whitespace_only_text_has_no_chunks() -> None:
 
 
 def test_real_tokenizer_limits_hold_on_the_corpus(embedder) -> None:  # type: ignore[no-untyped-def]
-    from qa.corpus import scan_corpus
+    from qa.ingest.corpus import scan_corpus
     from tests.conftest import CORPUS
 
     limit = ChunkSettings(60, 15)
@@ -123,7 +124,7 @@ def test_real_tokenizer_limits_hold_on_the_corpus(embedder) -> None:  # type: ig
 
 
 def test_a_paged_document_is_chunked_page_by_page() -> None:
-    from qa.chunking import chunk_document
+    from qa.ingest.chunking import chunk_document
     from qa.types import Document, PageRange
 
     pages = ["One two three. Four five six.", "Seven eight nine. Ten eleven."]
@@ -142,7 +143,7 @@ def test_a_paged_document_is_chunked_page_by_page() -> None:
 
 
 def test_html_and_word_documents_are_chunked_section_by_section() -> None:
-    from qa.chunking import chunk_document
+    from qa.ingest.chunking import chunk_document
     from qa.types import Document, Section
 
     text = "Intro\n\nOne two three.\n\nNext\n\nFour five six."

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import parse_document, scan_corpus, split_front_matter
 from qa.errors import CorpusError
+from qa.ingest.corpus import parse_document, scan_corpus, split_front_matter
 from tests.conftest import CORPUS, SHARED
 
 

@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embedding import (
-    DEFAULT_MODEL,
+from qa.config import DEFAULT_MODEL
+from qa.errors import ConfigError, ModelError
+from qa.search.embedding import (
     SentenceTransformerEmbedder,
     check_chunk_size,
     resolve_model_dir,
 )
-from qa.errors import ConfigError, ModelError
 from tests.conftest import loaded_by_import
 
 
@@ -62,7 +62,7 @@ def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_chunks_larger_than_the_model_reads_are_refused() -> None:
-    from qa.embedding import ModelIdentity
+    from qa.search.embedding import ModelIdentity
 
     ident = ModelIdentity("m", "0", 8, max_tokens=254)
     check_chunk_size(ident, 254)
@@ -76,7 +76,7 @@ def test_importing_the_package_and_cli_does_not_import_torch() -> None:
 
 
 def test_precision_settings() -> None:
-    from qa.embedding import cpu_has_bf16, resolve_precision
+    from qa.search.embedding import cpu_has_bf16, resolve_precision
 
     assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
     assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")

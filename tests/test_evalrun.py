@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa.config import Settings
-from qa.evalrun import run_eval
+from qa.eval.runner import run_eval
 from tests.conftest import CORPUS
 from tests.conftest import run_qa as qa
 

@@ -1,4 +1,4 @@
-"""Tests for qa.evaluation: every expected number is worked out by hand in a comment."""
+"""Tests for qa.eval.report: every expected number is worked out by hand in a comment."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.evaluation import (
+from qa.eval.questionsets import (
+    EvalQuestion,
+    GoldSpan,
+    in_split,
+    load_dataset,
+    load_jsonl,
+    load_squad,
+    normalize_text,
+    slug,
+)
+from qa.eval.report import (
     EvalRecord,
     EvalReport,
     abstention_precision,
@@ -30,16 +40,6 @@ from qa.evaluation import (
     record_from_result,
     relevances,
     summarize,
-)
-from qa.questionsets import (
-    EvalQuestion,
-    GoldSpan,
-    in_split,
-    load_dataset,
-    load_jsonl,
-    load_squad,
-    normalize_text,
-    slug,
 )
 from qa.types import Answer, AskResult, Chunk, Document, Passage, Scores, ShortAnswer
 
@@ -758,7 +758,7 @@ def test_seed_questions_are_honest() -> None:
 
 
 def test_page_accuracy_counts_the_first_hit_on_the_gold_page() -> None:
-    from qa.questionsets import _parse_jsonl
+    from qa.eval.questionsets import _parse_jsonl
 
     lines = [
         '{"id": "a", "question": "q?", "answers": ["x"], "doc_id": "r.pdf", "page": 2}',

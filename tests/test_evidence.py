@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.chunking import ChunkSettings
-from qa.corpus import make_document
-from qa.evidence import SentenceEvidence, sentence_rows_of_chunks
-from qa.indexing import build_index
-from qa.retrieval import RetrievalSettings, best_sentence, fuse
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.corpus import make_document
+from qa.ingest.indexing import build_index
+from qa.search.evidence import SentenceEvidence, sentence_rows_of_chunks
+from qa.search.retrieval import RetrievalSettings, best_sentence, fuse
 from tests.conftest import FakeEmbedder
 
 

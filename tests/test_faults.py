@@ -24,12 +24,13 @@ from fastapi.testclient import TestClient
 
 from qa import cli
 from qa.api import create_app
-from qa.config import Settings, chunk_settings
-from qa.corpus import scan_corpus
-from qa.doc_rules import prepare_json
-from qa.embedding import Embedder
-from qa.index import CURRENT, LOCK, Index, current_version, write_lock
-from qa.indexing import build_index, expectation
+from qa.config import Settings
+from qa.ingest.chunking import chunk_settings
+from qa.ingest.corpus import scan_corpus
+from qa.ingest.doc_rules import prepare_json
+from qa.ingest.indexing import build_index, expectation
+from qa.search.embedding import Embedder
+from qa.search.index import CURRENT, LOCK, Index, current_version, write_lock
 from qa.service import QAService
 from tests.conftest import (
     AUTH,
@@ -170,10 +171,10 @@ def test_sigkill_at_any_point_of_qa_index_leaves_the_old_index(
     # While another writer holds the lock (a server mid-write), `qa index` says so at once
     # and changes nothing. In-process, to save a model load: flock treats the two opens
     # of the lock file as two owners, just as it would two processes.
-    import qa.embedding
+    import qa.search.embedding
 
     with pytest.MonkeyPatch.context() as mp, write_lock(workspace.index_dir):
-        mp.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
+        mp.setattr(qa.search.embedding, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
         assert cli.main(command[1:]) == 1
     err = capsys.readouterr().err
     assert "is busy" in err and "try again when it has finished" in err
@@ -183,7 +184,7 @@ def test_sigkill_at_any_point_of_qa_index_leaves_the_old_index(
     # the killed save left behind.
     assert list(workspace.index_dir.glob(".tmp-*")), "the kill while saving left no trace"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(qa.embedding, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
+        mp.setattr(qa.search.embedding, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
         assert cli.main(command[1:]) == 0
     assert "indexed 15 documents" in capsys.readouterr().out
     loaded = Index.load(workspace.index_dir, expectation(embedder, chunk_settings(workspace)))

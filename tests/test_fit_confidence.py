@@ -1,5 +1,5 @@
 """The near-topic questions eval/fit_confidence.py makes from dev questions, and the
-confidence formula it fits against qa.confidence's."""
+confidence formula it fits against qa.answer.confidence's."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from types import ModuleType
 
 import numpy as np
 
-from qa.confidence import FEATURES, Calibration, confidence
-from qa.questionsets import EvalQuestion, GoldSpan
+from qa.answer.confidence import FEATURES, Calibration, confidence
+from qa.eval.questionsets import EvalQuestion, GoldSpan
 from qa.types import Document
 
 SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "fit_confidence.py"

@@ -1,4 +1,4 @@
-"""qa.formats on real files: the shared real documents read in place, files made in the
+"""qa.ingest.formats on real files: the shared real documents read in place, files made in the
 test through the libraries themselves, and hostile files of every kind."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.formats import Limits, extract, format_of
-from qa.formats.normalize import hyphenated_words, normalize
-from qa.formats.text import markdown_sections
-from qa.formats.worker import ExtractionWorker
+from qa.ingest.formats import Limits, extract, format_of
+from qa.ingest.formats.normalize import hyphenated_words, normalize
+from qa.ingest.formats.text import markdown_sections
+from qa.ingest.formats.worker import ExtractionWorker
 from qa.types import Document, PageRange, Section
 from tests.conftest import SHARED
 from tests.docmaker import make_docx, make_encrypted_pdf, make_pdf, make_zip_bomb
@@ -220,7 +220,7 @@ def test_the_format_of_an_id_is_its_extension() -> None:
 
 
 def test_documents_keep_their_path_as_id(tmp_path: Path) -> None:
-    from qa.corpus import scan_corpus
+    from qa.ingest.corpus import scan_corpus
 
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "q3.pdf").write_bytes(make_pdf([["Revenue rose."], ["Costs fell."]]))
@@ -235,7 +235,7 @@ def test_the_realdocs_question_set_points_at_text_on_the_stated_page() -> None:
 
     import pypdfium2 as pdfium
 
-    from qa.questionsets import load_jsonl, normalize_text
+    from qa.eval.questionsets import load_jsonl, normalize_text
 
     path = Path(__file__).resolve().parents[1] / "eval" / "realdocs-questions.jsonl"
     questions = load_jsonl(path)
@@ -300,7 +300,7 @@ def test_a_page_image_highlights_exactly_the_cited_characters() -> None:
 def test_highlight_boxes_cover_whole_lines_across_ligatures() -> None:
     import pypdfium2 as pdfium
 
-    from qa.formats.pdf import _boxes, char_indices
+    from qa.ingest.formats.pdf import _boxes, char_indices
 
     data = (REALDOCS / "pdf" / "ch10-02-traits.pdf").read_bytes()
     doc = extract(data, "traits.pdf")

@@ -8,16 +8,16 @@ import faiss
 import numpy as np
 import pytest
 
-from qa.chunking import ChunkSettings
-from qa.corpus import make_document
 from qa.errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
 )
-from qa.index import CURRENT, Index, current_version, write_lock
-from qa.indexing import build_index, expectation
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.corpus import make_document
+from qa.ingest.indexing import build_index, expectation
+from qa.search.index import CURRENT, Index, current_version, write_lock
 from qa.types import Chunk
 from tests.conftest import FakeEmbedder
 
@@ -151,7 +151,7 @@ def test_the_write_lock_excludes_a_second_writer(tmp_path: Path) -> None:
 
 
 def test_large_indexes_switch_to_ivf_with_parameters_in_the_manifest(tmp_path: Path) -> None:
-    from qa.index import IndexSettings
+    from qa.search.index import IndexSettings
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(20, 32))

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.chunking import ChunkSettings
-from qa.corpus import make_document, scan_corpus
 from qa.errors import IndexMismatchError
-from qa.index import Index
-from qa.indexing import update_index
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.corpus import make_document, scan_corpus
+from qa.ingest.indexing import update_index
+from qa.search.index import Index
 from tests.conftest import FakeEmbedder
 
 
@@ -123,8 +123,8 @@ def test_real_model_incremental_index_of_the_corpus(
 def test_an_unchanged_pdf_is_neither_extracted_nor_embedded_again(
     tmp_path: Path, small_chunks: ChunkSettings
 ) -> None:
-    from qa.formats.worker import ExtractionWorker
-    from qa.indexing import reusable_documents
+    from qa.ingest.formats.worker import ExtractionWorker
+    from qa.ingest.indexing import reusable_documents
     from tests.docmaker import make_pdf
 
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
@@ -157,8 +157,8 @@ def test_an_unchanged_pdf_is_neither_extracted_nor_embedded_again(
 def test_index_corpus_skips_hostile_files_with_one_reason_each_and_indexes_the_rest(
     tmp_path: Path, small_chunks: ChunkSettings
 ) -> None:
-    from qa.formats import Limits
-    from qa.indexing import index_corpus
+    from qa.ingest.formats import Limits
+    from qa.ingest.indexing import index_corpus
     from tests.docmaker import make_encrypted_pdf, make_pdf, make_zip_bomb
 
     corpus = tmp_path / "corpus"

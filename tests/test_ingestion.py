@@ -13,15 +13,16 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.config import Settings, chunk_settings
-from qa.corpus import scan_corpus
-from qa.corpus_mirror import CorpusMirror
-from qa.doc_rules import doc_id_problem, prepare_json, prepare_upload
-from qa.embedding import Embedder
-from qa.index import Index, current_version, write_lock
-from qa.indexing import expectation, update_index
+from qa.config import Settings
+from qa.ingest.chunking import chunk_settings
+from qa.ingest.corpus import scan_corpus
+from qa.ingest.doc_rules import doc_id_problem, prepare_json, prepare_upload
+from qa.ingest.indexing import expectation, update_index
+from qa.live.corpus_mirror import CorpusMirror
+from qa.live.writer import Ingestor
+from qa.search.embedding import Embedder
+from qa.search.index import Index, current_version, write_lock
 from qa.service import QAService
-from qa.writer import Ingestor
 from tests.conftest import AUTH, DENMARK_DOC, KEY, FakeEmbedder, seed, serving
 
 

@@ -1,4 +1,5 @@
-"""The optional reranker and reader (qa/rerank.py, qa/reader.py) over tiny real models.
+"""The optional reranker and reader (qa/search/rerank.py, qa/answer/reader.py) over tiny
+real models.
 
 The models are real transformers BERTs (2 layers, hidden 32, a vocabulary of the test
 corpus's words) with seeded random weights, saved with save_pretrained as a user's
@@ -24,14 +25,14 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from qa import cli
-from qa.answer import AnswerSettings, sentence_of
+from qa.answer.confidence import Calibration, pool_confidence
+from qa.answer.reader import ExtractiveReader, ReaderSettings, best_span
+from qa.answer.selection import AnswerSettings, sentence_of
 from qa.api import create_app
-from qa.confidence import Calibration, pool_confidence
 from qa.config import Settings
 from qa.errors import ReaderError, RerankerError
-from qa.reader import ExtractiveReader, ReaderSettings, best_span
-from qa.rerank import CrossEncoderReranker, RerankSettings, rerank
-from qa.retrieval import Query
+from qa.search.rerank import CrossEncoderReranker, RerankSettings, rerank
+from qa.search.retrieval import Query
 from qa.service import QAService
 from qa.types import Chunk, Passage, Scores
 from tests.conftest import CORPUS, DENMARK_QUESTION, loaded_by_import
@@ -401,7 +402,7 @@ def test_a_missing_or_wrong_model_folder_is_a_clear_error(
 
 
 def test_the_packaged_embedder_is_no_reranker() -> None:
-    from qa.embedding import packaged_model_dir
+    from qa.search.embedding import packaged_model_dir
 
     with pytest.raises(RerankerError, match="BertModel, not"):
         CrossEncoderReranker(packaged_model_dir())
@@ -441,7 +442,7 @@ def test_qa_eval_evaluates_with_the_configured_models(
     tiny_models: tuple[Path, Path],
     tmp_path: Path,
 ) -> None:
-    from qa.evalrun import run_eval
+    from qa.eval.runner import run_eval
 
     path = tmp_path / "questions.jsonl"
     path.write_text(
@@ -470,5 +471,5 @@ def test_model_settings_are_checked() -> None:
 
 
 def test_importing_the_model_modules_loads_no_torch() -> None:
-    modules = ("qa", "qa.config", "qa.rerank", "qa.reader", "qa.service")
+    modules = ("qa", "qa.config", "qa.search.rerank", "qa.answer.reader", "qa.service")
     assert loaded_by_import(modules, ("torch", "transformers", "sentence_transformers")) == []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa.chunking import ChunkSettings
-from qa.corpus import scan_corpus
-from qa.formats import Limits
-from qa.indexing import index_corpus, update_index
-from qa.originals import OriginalStore, original_bytes
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.corpus import scan_corpus
+from qa.ingest.formats import Limits
+from qa.ingest.indexing import index_corpus, update_index
+from qa.ingest.originals import OriginalStore, original_bytes
 from tests.conftest import FakeEmbedder
 from tests.docmaker import make_pdf
 

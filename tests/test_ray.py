@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.config import Settings, chunk_settings
-from qa.corpus import scan_corpus
-from qa.distributed import MISSING_RAY, RayEmbedder, _block_rows
-from qa.embedding import SentenceTransformerEmbedder
+from qa.config import Settings
 from qa.errors import ModelError
-from qa.index import Index
-from qa.indexing import update_index
-from qa.questionsets import load_squad
+from qa.eval.questionsets import load_squad
+from qa.ingest.chunking import chunk_settings
+from qa.ingest.corpus import scan_corpus
+from qa.ingest.indexing import update_index
+from qa.search.distributed import MISSING_RAY, RayEmbedder, _block_rows
+from qa.search.embedding import SentenceTransformerEmbedder
+from qa.search.index import Index
 from qa.types import Document
 from tests.conftest import (
     CORPUS,

@@ -28,9 +28,10 @@ FILES = (
 @pytest.fixture(scope="module")
 def realdocs_settings(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
     """A corpus of four real files (a copy: the index test adds hostile ones) and its index."""
-    from qa.config import Settings, chunk_settings
-    from qa.corpus import extraction_limits
-    from qa.indexing import index_corpus
+    from qa.config import Settings
+    from qa.ingest.chunking import chunk_settings
+    from qa.ingest.corpus import extraction_limits
+    from qa.ingest.indexing import index_corpus
 
     root = tmp_path_factory.mktemp("realdocs")
     for name in FILES:

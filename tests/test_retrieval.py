@@ -3,12 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.chunking import ChunkSettings
-from qa.corpus import make_document
 from qa.errors import QAError
-from qa.filters import matches, validate
-from qa.indexing import build_index
-from qa.retrieval import Query, RetrievalSettings, Retriever, fuse, minmax, ranks, select
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.corpus import make_document
+from qa.ingest.indexing import build_index
+from qa.search.filters import matches, validate
+from qa.search.retrieval import Query, RetrievalSettings, Retriever, fuse, minmax, ranks, select
 from qa.types import Chunk
 from tests.conftest import FakeEmbedder
 

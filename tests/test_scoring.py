@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.scoring import (
+from qa.eval.scoring import (
     auroc,
     exact_match,
     expected_calibration_error,

@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from qa import security
-from qa.api import create_app
+from qa.api import create_app, security
+from qa.api.security import bearer_token, check_key, key_matches
 from qa.config import Settings
-from qa.security import bearer_token, check_key, key_matches
 from qa.service import QAService
 from tests.conftest import AUTH, KEY, FakeEmbedder, seed, serving
 

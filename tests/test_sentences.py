@@ -4,11 +4,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunking import ChunkSettings, split_sentences
-from qa.corpus import make_document
-from qa.index import Index
-from qa.indexing import build_index, update_index
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.corpus import make_document
+from qa.ingest.indexing import build_index, update_index
+from qa.search.index import Index
 from qa.service import QAService
+from qa.text import split_sentences
 from tests.conftest import FakeEmbedder
 
 DOCS = [

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.lexical import stems_at, tokenize
-from qa.phrases import head_noun, phrase_span, slot_after
-from qa.short import (
+from qa.answer.phrases import head_noun, phrase_span, slot_after
+from qa.answer.short import (
     answer_kind,
     best_span,
     candidate_spans,
     counted_thing,
 )
+from qa.text import stems_at, tokenize
 
 
 @pytest.mark.parametrize(

@@ -26,16 +26,16 @@ from fastapi.testclient import TestClient
 
 from qa import cli
 from qa.api.middleware import WORKER_HEADER
-from qa.chunking import ChunkSettings
 from qa.config import Settings
-from qa.corpus import scan_corpus
-from qa.doc_rules import prepare_json
-from qa.index import CURRENT, Index, current_version, write_lock
-from qa.indexing import expectation, update_index
+from qa.ingest.chunking import ChunkSettings
+from qa.ingest.corpus import scan_corpus
+from qa.ingest.doc_rules import prepare_json
+from qa.ingest.indexing import expectation, update_index
+from qa.live.watcher import IndexWatcher, mapped_versions
+from qa.live.writer import Ingestor
+from qa.search.index import CURRENT, Index, current_version, write_lock
 from qa.service import QAService
 from qa.types import Document
-from qa.watcher import IndexWatcher, mapped_versions
-from qa.writer import Ingestor
 from tests.conftest import (
     CORPUS,
     DENMARK_DOC,
@@ -196,10 +196,10 @@ def test_a_damaged_new_version_is_logged_once_and_the_old_index_keeps_answering(
     _add(watcher.index_dir, fake_embedder, small_chunks, _doc("broken.md", "Never served."))
     vectors = current_version(watcher.index_dir) / "vectors.faiss"
     vectors.write_bytes(vectors.read_bytes()[:100])
-    with caplog.at_level(logging.ERROR, logger="qa.watcher"):
+    with caplog.at_level(logging.ERROR, logger="qa.live.watcher"):
         for _ in range(3):
             assert watcher.poll() is False
-    lines = [r.getMessage() for r in caplog.records if r.name == "qa.watcher"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "qa.live.watcher"]
     assert len(lines) == 1, lines
     assert "was not loaded, still serving the previous one" in lines[0]
     assert "qa index --rebuild" in lines[0]

@@ -2,7 +2,7 @@
 
 The app is assembled from the api package's parts: the error mapping, the read and
 write routes, the middlewares and the chat page. When the app built its own service it
-also keeps it on the live index version (`qa.watcher`), since other worker processes
+also keeps it on the live index version (`qa.live.watcher`), since other worker processes
 and `qa index` may save new versions while it serves.
 """
 
@@ -24,11 +24,12 @@ from qa.api.errors import install_error_handlers
 from qa.api.middleware import BodyLimitMiddleware, ReadKeyMiddleware, WorkerHeaderMiddleware
 from qa.api.routes_read import read_router
 from qa.api.routes_write import write_router
-from qa.config import Settings, chunk_settings
+from qa.config import Settings
 from qa.errors import QAError
-from qa.indexing import expectation
+from qa.ingest.chunking import chunk_settings
+from qa.ingest.indexing import expectation
+from qa.live.watcher import RELOAD_INTERVAL_S, IndexWatcher, watch
 from qa.service import EmbedderFactory, QAService, load_embedder
-from qa.watcher import RELOAD_INTERVAL_S, IndexWatcher, watch
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import errors
-from qa.security import WWW_AUTHENTICATE
+from qa.api.security import WWW_AUTHENTICATE
 
 log = logging.getLogger(__name__)
 

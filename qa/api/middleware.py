@@ -13,8 +13,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.api.errors import UNAUTHORIZED_HEADERS, error_response
+from qa.api.security import check_key, is_open_path
 from qa.errors import UnauthorizedError
-from qa.security import check_key, is_open_path
 
 WORKER_HEADER = "X-QA-Worker"
 

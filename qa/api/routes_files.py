@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.api.state import get_service
 from qa.config import Settings
-from qa.corpus import extraction_limits
 from qa.errors import OriginalMissingError
-from qa.formats import MEDIA_TYPES
-from qa.formats.worker import ExtractionWorker
-from qa.originals import OriginalStore, original_bytes
-from qa.page_images import page_image
+from qa.ingest.corpus import extraction_limits
+from qa.ingest.formats import MEDIA_TYPES
+from qa.ingest.formats.worker import ExtractionWorker
+from qa.ingest.originals import OriginalStore, original_bytes
+from qa.ingest.page_images import page_image
 from qa.types import Document
 
 # Formats a browser shows without running anything: served inline. Anything else (HTML

@@ -1,5 +1,5 @@
 """The write routes: POST and DELETE /documents, behind the API key. They read and check
-the body (JSON or a multipart file upload), then hand the work to `qa.writer` on a
+the body (JSON or a multipart file upload), then hand the work to `qa.live.writer` on a
 worker thread, one write at a time."""
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from qa.api.schemas import (
     DocumentIn,
     IngestOut,
 )
+from qa.api.security import authorize_write
 from qa.api.state import get_service
 from qa.config import Settings
-from qa.corpus import extraction_limits
-from qa.doc_rules import MAX_DOC_ID_CHARS, Prepared, prepare_file, prepare_json
 from qa.errors import BadRequestError, InvalidDocumentError, UnsupportedMediaTypeError
-from qa.formats.worker import ExtractionWorker
-from qa.security import authorize_write
-from qa.writer import Ingestor
+from qa.ingest.corpus import extraction_limits
+from qa.ingest.doc_rules import MAX_DOC_ID_CHARS, Prepared, prepare_file, prepare_json
+from qa.ingest.formats.worker import ExtractionWorker
+from qa.live.writer import Ingestor
 
 T = TypeVar("T")
-# Declares the scheme in the OpenAPI document; the check itself is qa.security's.
+# Declares the scheme in the OpenAPI document; the check itself is qa.api.security's.
 _BEARER = HTTPBearer(auto_error=False, description="The server's QA_API_KEY.")
 
 

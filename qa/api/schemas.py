@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from qa.corpus import MAX_METADATA_DEPTH
-from qa.doc_rules import (
+from qa.ingest.corpus import MAX_METADATA_DEPTH
+from qa.ingest.doc_rules import (
     DOC_ID_PATTERN,
     DOC_ID_RULES,
     MAX_DOC_ID_CHARS,
