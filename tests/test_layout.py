@@ -70,13 +70,16 @@ def modules() -> list[Path]:
     return sorted(ROOT.rglob("*.py"))
 
 
+#: The modules of the package, not names inside them (an import of qa.__version__).
+KNOWN = {module_name(p) for p in modules()}
+
+
 @pytest.mark.parametrize("path", modules(), ids=lambda p: module_name(p))
 def test_a_module_imports_only_the_stages_below_its_own(path: Path) -> None:
     stage = stage_of(module_name(path))
     assert stage in MAY_IMPORT, f"{stage} is no stage: add it to MAY_IMPORT and the docs"
     allowed = MAY_IMPORT[stage] | {stage, "qa"}
-    known = {module_name(p) for p in modules()}  # not names inside them (qa.__version__)
-    wrong = sorted(m for m in imported(path) & known if stage_of(m) not in allowed)
+    wrong = sorted(m for m in imported(path) & KNOWN if stage_of(m) not in allowed)
     assert wrong == [], f"{module_name(path)} imports {wrong}; {stage} may import {allowed}"
 
 
