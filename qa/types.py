@@ -56,6 +56,19 @@ class Document:
         i = bisect_right(self.sections, offset, key=lambda s: s.start)
         return self.sections[i - 1].title if i else None
 
+    def heading_path_at(self, offset: int) -> tuple[str, ...]:
+        """The headings that `offset` sits under, outermost first: for each level, the
+        last heading starting at or before `offset` that no later, higher heading closed.
+        Every reader fills `sections` (Markdown and HTML headings, Word heading styles,
+        the PDF outline, slide titles, sheet names, EPUB chapters), so this is the one
+        place a chunk's heading path comes from, for retrieval and for the reply alike."""
+        path: list[Section] = []
+        for s in self.sections[: bisect_right(self.sections, offset, key=lambda s: s.start)]:
+            while path and path[-1].level >= s.level:
+                path.pop()
+            path.append(s)
+        return tuple(s.title for s in path)
+
 
 @dataclass(frozen=True)
 class Span:
@@ -99,6 +112,8 @@ class Passage:
     scores: Scores
     page: int | None = None  # 1-based page where the passage starts; None without pages
     section: str | None = None  # the heading the passage sits under
+    # Every heading it sits under, outermost first (Document.heading_path_at).
+    heading_path: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:

@@ -172,3 +172,27 @@ def test_chunking_tokenises_each_distinct_text_once() -> None:
     assert len(asked) == len(set(asked))
     plain = chunk_text("d", text, count=word_counter, settings=ChunkSettings(30, 10))
     assert [(c.start, c.end) for c in chunks] == [(c.start, c.end) for c in plain]
+
+
+def test_heading_path_nests_by_level_and_closes_on_a_higher_heading() -> None:
+    from qa.types import Document, Section
+
+    text = "A\nintro\nB\nbody\nC\nmore\nD\nlast\n"
+    doc = Document(
+        doc_id="d",
+        title="t",
+        text=text,
+        content_hash="h",
+        sections=(
+            Section(start=0, level=1, title="A"),
+            Section(start=8, level=2, title="B"),
+            Section(start=15, level=3, title="C"),
+            Section(start=22, level=2, title="D"),
+        ),
+    )
+    assert doc.heading_path_at(0) == ("A",)
+    assert doc.heading_path_at(10) == ("A", "B")
+    assert doc.heading_path_at(17) == ("A", "B", "C")
+    # A level-2 heading closes the level-2 and level-3 ones before it.
+    assert doc.heading_path_at(25) == ("A", "D")
+    assert Document(doc_id="e", title="t", text="x", content_hash="h").heading_path_at(0) == ()

@@ -91,6 +91,10 @@ class PassageOut(BaseModel):
         description="The 1-based page where the passage starts (PDF); null without pages."
     )
     section: str | None = Field(description="The heading the passage sits under, or null.")
+    heading_path: list[str] = Field(
+        default_factory=list,
+        description="Every heading the passage sits under, outermost first.",
+    )
 
 
 class ShortAnswerOut(BaseModel):
@@ -307,6 +311,7 @@ def passage_out(p: Passage) -> PassageOut:
         ),
         page=p.page,
         section=p.section,
+        heading_path=list(p.heading_path),
     )
 
 

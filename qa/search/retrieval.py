@@ -252,6 +252,7 @@ class Retriever:
                     scores=scores,
                     page=doc.page_at(chunk.start),
                     section=doc.section_at(chunk.start),
+                    heading_path=doc.heading_path_at(chunk.start),
                 )
             )
         return out
