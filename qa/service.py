@@ -106,8 +106,11 @@ class QAService:
         embedder: Embedder | None = None,
         *,
         embedder_factory: EmbedderFactory = load_embedder,
+        models: tuple[Reranker | None, Reader | None] | None = None,
     ) -> QAService:
-        """Load the model and the index, checking that they belong together."""
+        """Load the model and the index, checking that they belong together. Pass the
+        `embedder` and the optional `models` to share them between services (one per
+        collection) rather than load them again."""
         read_manifest(settings.index_dir)  # no index: say so before seconds of model loading
         if settings.reranker is not None:  # a wrong folder, too
             check_reranker_folder(settings.reranker)
@@ -117,7 +120,7 @@ class QAService:
         # Memory-mapped: worker processes share one copy of the vectors in the page cache.
         expect = expectation(embedder, chunk_settings(settings))
         index = Index.load(settings.index_dir, expect, mmap=True)
-        reranker, reader = load_models(settings)
+        reranker, reader = models if models is not None else load_models(settings)
         return cls(
             embedder=embedder,
             index=index,
@@ -132,7 +135,12 @@ class QAService:
 
     def enable_micro_batching(self, *, max_batch: int) -> None:
         """Encode concurrent questions together (the server does this; the CLI need not)."""
-        self.embedder = MicroBatchingEmbedder(self.embedder, max_batch=max_batch)
+        self.use_embedder(MicroBatchingEmbedder(self.embedder, max_batch=max_batch))
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Encode with `embedder` from now on (the same model, wrapped: one micro-batching
+        embedder shared by every collection's service)."""
+        self.embedder = embedder
         self.swap_index(self.index)
 
     def close(self) -> None:
