@@ -22,7 +22,7 @@ class FeedbackIn(BaseModel):
     request_id: str = Field(
         min_length=1,
         max_length=128,
-        pattern=REQUEST_ID.pattern,
+        pattern=f"^{REQUEST_ID.pattern}$",
         description="The request id of the /ask reply this is about (its `request_id`).",
     )
     helpful: bool
