@@ -149,6 +149,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", SERVE_OMP_WAIT_POLICY)
     import uvicorn
 
+    from qa.errors import IndexNotFoundError
     from qa.search.index import read_manifest
 
     if not 1 <= args.workers <= 64:
@@ -156,9 +157,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for name, settings in _targets(args):  # a bad collections file fails here, naming the entry
         try:
             read_manifest(settings.index_dir)  # fail here, clearly, rather than serve 503s
-        except QAError as exc:
-            raise type(exc)(
-                f"collection {name!r}: {exc.message}" if name else exc.message
+        except IndexNotFoundError:
+            if name is None:
+                raise
+            raise IndexNotFoundError(
+                f"collection {name!r} has no index in {settings.index_dir}: build it with "
+                f"`qa index --collections {settings.collections} --collection {name}`"
             ) from None
     # Worker processes build their app from the environment: hand the settings on.
     if settings.collections is not None:
