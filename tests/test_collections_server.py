@@ -5,9 +5,7 @@ a SIGKILL, and SIGHUP key rotation (a bad file keeps the old keys)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks._common import free_port
 from tests.collections_helpers import (
     KEY_ENV,
     OPEN_WRITE,
@@ -23,34 +20,14 @@ from tests.collections_helpers import (
     SECRET_WRITE,
     bearer,
     collections_file,
+    start,
     write_file,
 )
-from tests.conftest import QA_BIN, Server, run_qa, stop_server
+from tests.conftest import Server, run_qa, stop_server
 
 pytestmark = pytest.mark.slow
 
 CODE_QUESTION = "What is the launch code word?"
-
-
-def start(path: Path, log: Path, timeout: float = 120) -> Server:
-    port = free_port()
-    cmd = [str(QA_BIN), "serve", "--collections", str(path), "--port", str(port)]
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **KEY_ENV}
-        )
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, server.output()
-        try:
-            if httpx.get(server.url + "/health", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    stop_server(server)
-    raise AssertionError(f"qa serve did not become ready:\n{server.output()}")
 
 
 @pytest.fixture(scope="module")
