@@ -277,7 +277,7 @@ def test_index_and_ask_each_collection_with_one_model(
     assert run(["ask", "x", "--collection", "nosuch"], fake) == 1
     assert "no collection named 'nosuch' (it has: secret, open)" in capsys.readouterr().err
     assert run(["ask", "x", "--collections", str(path), "--index", "elsewhere"], fake) == 1
-    assert "--corpus and --index do not go with --collections" in capsys.readouterr().err
+    assert "--corpus and --index do not go with a collections file" in capsys.readouterr().err
 
 
 def test_serve_refuses_a_bad_file_or_a_missing_index_naming_it(
