@@ -6,7 +6,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -80,10 +81,23 @@ def feedback_router(read: Resolver, write: Resolver) -> APIRouter:
         summary="The feedback given, latest first (needs a write key)",
     )
     async def entries(
+        request: Request,
         target: Target = writable,
         helpful: Annotated[bool | None, Query(description="Only helpful or unhelpful")] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> FeedbackList:
+        unknown = sorted(set(request.query_params) - {"helpful", "limit"})
+        if unknown:  # a misspelt filter must not quietly list everything
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", name),
+                        "msg": "unknown parameter: use helpful=true|false and limit=N",
+                        "type": "value_error",
+                    }
+                    for name in unknown
+                ]
+            )
         found = await run_in_threadpool(
             partial(target.feedback.entries, helpful=helpful, limit=limit)
         )
