@@ -31,7 +31,9 @@ class FeedbackIn(BaseModel):
     question: str | None = Field(
         default=None,
         min_length=1,
-        max_length=100_000,
+        # Within the body limit however it is escaped (a question the server took is at
+        # most QA_MAX_QUESTION_CHARS, 2,000 by default).
+        max_length=20_000,
         description="The question asked. The server keeps the questions it answered lately and "
         "stores its own; this one is kept only for a request it does not remember "
         "(another worker's, or from before a restart).",
