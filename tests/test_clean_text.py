@@ -20,8 +20,7 @@ REALDOCS = SHARED / "realdocs"
 WAIT = (
     "Waiting for All Threads to Finish",
     "The code in Listing 16-1 often stops the spawned thread early when the main thread ends.",
-    "Calling join on the handle blocks the thread that is running until the spawned thread "
-    "ends.",
+    "Calling join on the handle blocks the thread that is running until the spawned thread ends.",
 )
 
 
@@ -32,7 +31,7 @@ def sentences(text: str) -> list[str]:
 def test_a_heading_line_is_a_sentence_of_its_own_without_a_blank_line() -> None:
     heading, first, second = WAIT
     pdf_like = f"{heading}\n{first}\n{second}"  # how a PDF's text layer reads
-    assert sentences(pdf_like) == [heading, first, second.replace("\n", "\n")]
+    assert sentences(pdf_like) == [heading, first, second]
     assert sentences(f"# {heading}\n{first}") == [f"# {heading}", first]
     assert sentences(f"{heading}\n=====\n{first}") == [f"{heading}\n=====", first]
     # A caption and a file name end at their line, too.
@@ -43,7 +42,8 @@ def test_a_heading_line_is_a_sentence_of_its_own_without_a_blank_line() -> None:
         "Calling join waits.",
     ]
     # "Figure 16-1 shows" is a sentence, not a caption.
-    assert sentences("Figure 16-1 shows\nthe two threads.") == ["Figure 16-1 shows\nthe two threads."]
+    shows = "Figure 16-1 shows\nthe two threads."
+    assert sentences(shows) == [shows]
 
 
 def test_a_wrapped_paragraph_is_not_cut_at_a_short_title_cased_line() -> None:
@@ -107,7 +107,8 @@ def _heading_lines(doc: Document, titles: list[str]) -> list[tuple[int, int]]:
 
 def test_headings_of_markdown_word_and_pdf_made_here_never_glue() -> None:
     heading, first, second = WAIT
-    md = parse_document("threads.md", f"# Threads\nIntro text here.\n## {heading}\n{first} {second}")
+    source = f"# Threads\nIntro text here.\n## {heading}\n{first} {second}"
+    md = parse_document("threads.md", source)
     assert _glued(md, _heading_lines(md, ["Threads", heading])) == []
     data = make_docx([("Threads", 1), (heading, 2), (first, None), (second, None)])
     docx = document_from("t.docx", extract(data, "t.docx"), data=data)
