@@ -12,6 +12,7 @@ import { ui, h, appendHighlighted } from "./dom.js";
 import { shared, documentCache } from "./state.js";
 import { VIEW_PAGE, VIEW_TEXT, parseHash, hashWithView, documentUrl } from "./citations.js";
 import { api } from "./api.js";
+import { appendMarkdown, isMarkdown } from "./markdown.js";
 
 // ----------------------------------------------------------------- text view
 
@@ -41,7 +42,8 @@ export function showTextView(doc, target, pages) {
   shared.pageView = null;
   renderTools(pages.length ? [viewSwitch(VIEW_TEXT)] : []);
   const text = h("div", { className: "doc-text" });
-  const first = appendHighlighted(
+  const render = isMarkdown(doc.format, doc.doc_id) ? appendMarkdown : appendHighlighted;
+  const first = render(
     text, String(doc.text || ""), target.passage, target.answer, "hl-passage", "hl-answer");
   ui.docBody.replaceChildren(text);
   ui.docBody.scrollTop = 0;
