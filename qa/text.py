@@ -54,6 +54,8 @@ _SMALL_WORDS = frozenset(
 _SENTENCE_END = ".,;:!?"
 # A label has none of these: code, prose and formulas do.
 _NOT_IN_LABELS = frozenset(".,;:!?{}()[]=<>\"'`|\\&*+#$%@~^")
+# A list of names or a field ("Twitter: @name, @name") is no heading.
+_NOT_IN_HEADINGS = frozenset(",;:@")
 MAX_HEADING_WORDS = 12
 MAX_LABEL_WORDS = 2
 MIN_LABEL_RUN = 3
@@ -82,6 +84,8 @@ def is_heading_line(line: str) -> bool:
     word among three capitalised ones ("Clearer Trait Bounds with where Clauses")."""
     words = line.split()
     if not 1 <= len(words) <= MAX_HEADING_WORDS or len(line) > 80 or line[-1] in _SENTENCE_END:
+        return False
+    if _NOT_IN_HEADINGS.intersection(line):  # "Twitter: @Lithuanian_MoD, @LithuaniaMFA"
         return False
     first = line[_NUMBERED.match(line).end() :]  # type: ignore[union-attr]
     if not first or not first[0].isupper():

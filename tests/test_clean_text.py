@@ -57,6 +57,7 @@ def test_a_wrapped_paragraph_is_not_cut_at_a_short_title_cased_line() -> None:
     assert is_heading_line("2.1 Naming")
     assert not is_heading_line("Calling join on the handle blocks")
     assert not is_heading_line("The End.")
+    assert not is_heading_line("Twitter: @Lithuanian_MoD, @LithuaniaMFA")  # a field, no title
 
 
 def test_label_runs_are_in_no_sentence_and_no_chunk_and_offsets_stay_exact() -> None:
