@@ -153,3 +153,42 @@ def test_qa_index_prints_no_tokenizer_warning(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     assert "indexed 1 document" in built.stdout
     assert "Token indices" not in built.stderr and "transformers" not in built.stderr, built.stderr
+
+
+THREADS_PAGE = [
+    "Running Code on Several Threads",
+    "An operating system runs the code of a program in a process, and a program can split",
+    "its work into threads that run at the same time.",
+    "Waiting for All Threads to Finish",
+    "The code in Listing 16-1 often stops the spawned thread before it is done, because",
+    "the program ends when the main thread ends, and nothing says in which order the",
+    "threads run.",
+    "To fix that, keep the value that thread::spawn returns: a JoinHandle that owns the",
+    "thread. Calling join on the handle blocks the thread that is running until the",
+    "spawned thread represented by the handle terminates.",
+    "Listing 16-2: Saving a JoinHandle to wait for the thread",
+]
+
+
+@pytest.mark.slow
+def test_the_answer_is_never_the_heading_glued_to_the_next_sentence(  # type: ignore[no-untyped-def]
+    tmp_path: Path, embedder
+) -> None:
+    from qa.ingest.indexing import build_index
+    from qa.service import QAService
+
+    data = make_pdf([THREADS_PAGE])
+    doc = document_from("threads.pdf", extract(data, "threads.pdf"), data=data)
+    index, _ = build_index([doc], embedder=embedder, settings=ChunkSettings())
+    result = QAService(embedder=embedder, index=index).ask(
+        "How do I wait for a spawned thread to finish before main exits?"
+    )
+    answer = result.answer or result.withheld
+    assert answer is not None
+    assert "Waiting for All Threads" not in answer.text, answer.text
+    assert answer.short is None or answer.short.text != "code"
+    assert doc.text[answer.start : answer.end] == answer.text
+    # The answer is one of the body's sentences, each split as the index stores them.
+    body = doc.text.index("The code in Listing 16-1")
+    assert answer.start >= body
+    assert (answer.start, answer.end) in {(s.start, s.end) for s in split_sentences(doc.text)}
