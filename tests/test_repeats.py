@@ -116,3 +116,31 @@ def test_distinct_search_fetches_more_until_k_distinct_texts() -> None:
     asked.clear()
     assert len(distinct_search(search, 5, available=len(pool))) == 2
     assert asked[-1] >= len(pool)
+
+
+def test_the_reply_and_qa_ask_carry_every_other_source() -> None:
+    from qa.api.schemas import ask_response
+    from qa.cli import format_result
+    from qa.types import AskResult
+
+    found = [
+        passage(1, "html/ch05.html", HTML, start=40),
+        passage(2, "pdf/ch05.pdf", PDF, start=900, page=2),
+    ]
+    result = AskResult(
+        question="q", answer=None, passages=merge_repeats(found, 5), answerable=False
+    )
+    body = ask_response(result).model_dump()
+    (only,) = body["passages"]
+    assert only["also_in"] == [
+        {
+            "doc_id": "pdf/ch05.pdf",
+            "title": "PDF/CH05.PDF",
+            "start": 900,
+            "end": 900 + len(PDF),
+            "page": 2,
+            "section": None,
+            "heading_path": [],
+        }
+    ]
+    assert f"    also in pdf/ch05.pdf [900:{900 + len(PDF)}] p. 2" in format_result(result)
