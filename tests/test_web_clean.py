@@ -153,6 +153,15 @@ def test_markdown_reads_as_prose_with_exact_highlights(
     expect(link).to_have_count(1)
     expect(link).to_have_attribute("href", "https://www.gnu.org/software/grep/manual/")
     expect(link).to_have_attribute("rel", "noopener noreferrer")
+    unsafe = ["\x01javascript:alert(1)", "JAVASCRIPT:x", "java\tscript:x", "data:text/html,x",
+              "vbscript:x", "//evil.example", "mailto:a@b.c"]  # fmt: skip
+    safe = ["https://a.example/b?c=d#e", "http://a.example", "docs/a.md", "#part", "/abs"]
+    checked = page.evaluate(
+        "async (hrefs) => { const m = await import('/static/markdown.js');"
+        " return hrefs.map((x) => m.safeHref(x)); }",
+        unsafe + safe,
+    )
+    assert checked == [None] * len(unsafe) + safe
     # The document's HTML stays text: nothing of it became an element.
     expect(view.locator("b, img")).to_have_count(0)
     assert "<b>Not bold</b>" in shown and page.evaluate("() => window.__pwned") is None

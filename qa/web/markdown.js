@@ -39,10 +39,12 @@ const heading = (level) => ({ tag: "span", cls: `md-h md-h${level}` });
 /** An address a document may link to: http(s), or relative to the page; else null. */
 export function safeHref(raw) {
   const href = String(raw || "").trim();
-  if (!href || /[\s<>"]/.test(href)) return null;
+  // Browsers drop control characters and white space from an address before they read
+  // its scheme ("\x01javascript:"), so an address with any is refused outright.
+  if (!href || /[\u0000-\u0020\u007f-\u009f<>"\\]/.test(href)) return null;
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(href);
   if (scheme && !/^https?$/i.test(scheme[1])) return null;
-  if (/^\/\//.test(href) || /\\/.test(href)) return null; // no protocol-relative hosts
+  if (/^\/\//.test(href)) return null; // no protocol-relative hosts
   return href;
 }
 
