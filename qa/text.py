@@ -63,14 +63,12 @@ MIN_LABEL_RUN = 3
 _WRAPPED_LINE = 60
 
 
+_LINE = re.compile(r"[^\S\n]*(\S[^\n]*?)[^\S\n]*$", re.MULTILINE)
+
+
 def _lines(text: str) -> list[Span]:
     """Each non-blank line of `text`, trimmed of white space."""
-    spans: list[Span] = []
-    for m in re.finditer(r"[^\n]+", text):
-        span = _trimmed(text, m.start(), m.end())
-        if span is not None:
-            spans.append(span)
-    return spans
+    return [Span(m.start(1), m.end(1)) for m in _LINE.finditer(text)]
 
 
 def _adjacent(text: str, a: Span | None, b: Span | None) -> bool:
@@ -82,8 +80,10 @@ def is_heading_line(line: str) -> bool:
     """A short title-cased line without a sentence's end: "Storing Data on the Heap",
     "2.1 Naming". The small words of a title may be lower case, and so may one other
     word among three capitalised ones ("Clearer Trait Bounds with where Clauses")."""
+    if len(line) > 80 or line[-1] in _SENTENCE_END:
+        return False
     words = line.split()
-    if not 1 <= len(words) <= MAX_HEADING_WORDS or len(line) > 80 or line[-1] in _SENTENCE_END:
+    if not 1 <= len(words) <= MAX_HEADING_WORDS:
         return False
     if _NOT_IN_HEADINGS.intersection(line):  # "Twitter: @Lithuanian_MoD, @LithuaniaMFA"
         return False
@@ -97,9 +97,9 @@ def is_heading_line(line: str) -> bool:
 def is_label_line(line: str) -> bool:
     """A line of one or two short words and no punctuation: a box of a figure."""
     return (
-        len(line.split()) <= MAX_LABEL_WORDS
-        and len(line) <= 24
-        and not (_NOT_IN_LABELS.intersection(line))
+        len(line) <= 24
+        and len(line.split()) <= MAX_LABEL_WORDS
+        and not _NOT_IN_LABELS.intersection(line)
     )
 
 
@@ -110,12 +110,12 @@ def _is_label_run(text: str, run: list[Span]) -> bool:
     return len(run) >= MIN_LABEL_RUN and 2 * single >= len(run)
 
 
-def label_runs(text: str) -> list[Span]:
+def label_runs(text: str, lines: list[Span] | None = None) -> list[Span]:
     """Runs of consecutive label lines ("Cons / i32 / Box / usize", a figure's text read
-    as lines): neither a sentence nor part of a passage."""
+    as lines): neither a sentence nor part of a passage. `lines`: `_lines(text)`."""
     runs: list[Span] = []
     run: list[Span] = []
-    for line in [*_lines(text), None]:
+    for line in [*(_lines(text) if lines is None else lines), None]:
         if line is not None and is_label_line(text[line.start : line.end]):
             if run and not _adjacent(text, run[-1], line):
                 if _is_label_run(text, run):
@@ -133,12 +133,13 @@ def _starts_a_sentence(line: str) -> bool:
     return line[0].isupper() or line[0].isdigit() or line[0] in "\"'“‘(#"
 
 
-def _line_cuts(text: str) -> set[int]:
+def _line_cuts(text: str, lines: list[Span]) -> set[int]:
     """Where lines that are not prose start and end (see _ATX, _CAPTION, is_heading_line)."""
     cuts: set[int] = set()
-    lines = _lines(text)
     for i, line in enumerate(lines):
         here = text[line.start : line.end]
+        if line.end - line.start > 80 and here[0] not in "#LFTE=-":
+            continue  # a line of prose: no heading, and no ATX heading or caption either
         prev = lines[i - 1] if i and _adjacent(text, lines[i - 1], line) else None
         nxt = lines[i + 1] if i + 1 < len(lines) and _adjacent(text, line, lines[i + 1]) else None
         if _ATX.match(here) or _CAPTION.match(here):
@@ -158,14 +159,14 @@ def _line_cuts(text: str) -> set[int]:
     return cuts
 
 
-def _boundaries(text: str, labels: list[Span]) -> list[int]:
+def _boundaries(text: str, lines: list[Span], labels: list[Span]) -> list[int]:
     cuts: set[int] = set()
     for m in _SPACED_END.finditer(text):
         if not _is_abbreviation(text, m.start()):
             cuts.add(m.end())
     cuts.update(m.end() for m in _GLUED_END.finditer(text))
     cuts.update(m.start() for m in _PARAGRAPH.finditer(text))
-    cuts.update(_line_cuts(text))
+    cuts.update(_line_cuts(text, lines))
     cuts.update(at for run in labels for at in (run.start, run.end))
     return sorted(cuts)
 
@@ -184,14 +185,16 @@ def split_sentences(text: str, *, start: int = 0, end: int | None = None) -> lis
     a label run (`label_runs`) are in no sentence."""
     stop = len(text) if end is None else end
     piece = text[start:stop]
-    labels = label_runs(piece)
+    lines = _lines(piece)
+    labels = label_runs(piece, lines)
     spans: list[Span] = []
     prev = 0
-    for cut in [*_boundaries(piece, labels), len(piece)]:
+    for cut in [*_boundaries(piece, lines, labels), len(piece)]:
         span = _trimmed(piece, prev, cut)
-        if span is not None and not any(r.start <= span.start < r.end for r in labels):
-            spans.append(Span(span.start + start, span.end + start))
         prev = cut
+        if span is None or (labels and any(r.start <= span.start < r.end for r in labels)):
+            continue
+        spans.append(Span(span.start + start, span.end + start))
     return spans
 
 
