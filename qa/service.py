@@ -36,6 +36,7 @@ from qa.search.batching import MicroBatchingEmbedder
 from qa.search.embedding import Embedder, SentenceTransformerEmbedder
 from qa.search.filters import validate
 from qa.search.index import Index, read_manifest
+from qa.search.repeats import distinct_search
 from qa.search.rerank import (
     CrossEncoderReranker,
     Reranker,
@@ -209,6 +210,16 @@ class QAService:
         return replace(answer, page=doc.page_at(answer.start), section=doc.section_at(answer.start))
 
     def search(self, retriever: Retriever, query: Query, vector: np.ndarray) -> list[Passage]:
+        """k passages of distinct texts, each with the other sources of its text in
+        `also_in` (qa.search.repeats): ranked first, then merged, with more passages
+        fetched than k so that k remain."""
+        return distinct_search(
+            lambda n: self.ranked(retriever, replace(query, k=n), vector),
+            query.k,
+            available=len(retriever.index.chunks),
+        )
+
+    def ranked(self, retriever: Retriever, query: Query, vector: np.ndarray) -> list[Passage]:
         """The ranked passages; with a reranker, the top candidates in its order (retrieval
         fetches that many even when k is smaller)."""
         if self.reranker is None:

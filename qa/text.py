@@ -39,13 +39,135 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return word in _ABBREVIATIONS or bool(re.fullmatch(r"(?:[a-z]\.)*[a-z]", word))
 
 
-def _boundaries(text: str) -> list[int]:
+# Lines that are not prose. A heading, a caption or a file name on a line of its own ends
+# where its line ends, even when the extractor put no blank line after it (a PDF's text
+# layer never does), so it never runs into the sentence after it. Runs of short labels
+# (a figure's boxes read as text) are no sentence at all.
+_ATX = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
+_SETEXT = re.compile(r"[ \t]{0,3}(?:=+|-{2,})[ \t]*")
+_CAPTION = re.compile(r"(?:Listing|Figure|Fig\.|Table|Example|Filename)(?: [\w.-]{1,12})?: ")
+_NUMBERED = re.compile(r"(?:\d+(?:\.\d+)*\.?\s+)?")
+_SMALL_WORDS = frozenset(
+    "a an and as at but by for from in into nor of off on onto or over per so than that "
+    "the to up upon via vs with without yet".split()
+)
+_SENTENCE_END = ".,;:!?"
+# A label has none of these: code, prose and formulas do.
+_NOT_IN_LABELS = frozenset(".,;:!?{}()[]=<>\"'`|\\&*+#$%@~^")
+# A list of names or a field ("Twitter: @name, @name") is no heading.
+_NOT_IN_HEADINGS = frozenset(",;:@")
+MAX_HEADING_WORDS = 12
+MAX_LABEL_WORDS = 2
+MIN_LABEL_RUN = 3
+# A longer line without a full stop at its end is the middle of a wrapped paragraph.
+_WRAPPED_LINE = 60
+
+
+_LINE = re.compile(r"[^\S\n]*(\S[^\n]*?)[^\S\n]*$", re.MULTILINE)
+
+
+def _lines(text: str) -> list[Span]:
+    """Each non-blank line of `text`, trimmed of white space."""
+    return [Span(m.start(1), m.end(1)) for m in _LINE.finditer(text)]
+
+
+def _adjacent(text: str, a: Span | None, b: Span | None) -> bool:
+    """Whether line b follows line a with no blank line between them."""
+    return a is not None and b is not None and text.count("\n", a.end, b.start) == 1
+
+
+def is_heading_line(line: str) -> bool:
+    """A short title-cased line without a sentence's end: "Storing Data on the Heap",
+    "2.1 Naming". The small words of a title may be lower case, and so may one other
+    word among three capitalised ones ("Clearer Trait Bounds with where Clauses")."""
+    if len(line) > 80 or line[-1] in _SENTENCE_END:
+        return False
+    words = line.split()
+    if not 1 <= len(words) <= MAX_HEADING_WORDS:
+        return False
+    if _NOT_IN_HEADINGS.intersection(line):  # "Twitter: @Lithuanian_MoD, @LithuaniaMFA"
+        return False
+    first = line[_NUMBERED.match(line).end() :]  # type: ignore[union-attr]
+    if not first or not first[0].isupper():
+        return False
+    lower = sum(w[0].isalpha() and w[0].islower() and w.lower() not in _SMALL_WORDS for w in words)
+    return lower == 0 or (lower == 1 and sum(w[0].isupper() for w in words) >= 3)
+
+
+def is_label_line(line: str) -> bool:
+    """A line of one or two short words and no punctuation: a box of a figure."""
+    return (
+        len(line) <= 24
+        and len(line.split()) <= MAX_LABEL_WORDS
+        and not _NOT_IN_LABELS.intersection(line)
+    )
+
+
+def _is_label_run(text: str, run: list[Span]) -> bool:
+    """At least MIN_LABEL_RUN label lines, half of them single words (a table of two
+    columns, "Hex 0xff / Octal 0o77", is not a figure)."""
+    single = sum(len(text[s.start : s.end].split()) == 1 for s in run)
+    return len(run) >= MIN_LABEL_RUN and 2 * single >= len(run)
+
+
+def label_runs(text: str, lines: list[Span] | None = None) -> list[Span]:
+    """Runs of consecutive label lines ("Cons / i32 / Box / usize", a figure's text read
+    as lines): neither a sentence nor part of a passage. `lines`: `_lines(text)`."""
+    runs: list[Span] = []
+    run: list[Span] = []
+    for line in [*(_lines(text) if lines is None else lines), None]:
+        if line is not None and is_label_line(text[line.start : line.end]):
+            if run and not _adjacent(text, run[-1], line):
+                if _is_label_run(text, run):
+                    runs.append(Span(run[0].start, run[-1].end))
+                run = []
+            run.append(line)
+            continue
+        if _is_label_run(text, run):
+            runs.append(Span(run[0].start, run[-1].end))
+        run = []
+    return runs
+
+
+def _starts_a_sentence(line: str) -> bool:
+    return line[0].isupper() or line[0].isdigit() or line[0] in "\"'“‘(#"
+
+
+def _line_cuts(text: str, lines: list[Span]) -> set[int]:
+    """Where lines that are not prose start and end (see _ATX, _CAPTION, is_heading_line)."""
+    cuts: set[int] = set()
+    for i, line in enumerate(lines):
+        here = text[line.start : line.end]
+        if line.end - line.start > 80 and here[0] not in "#LFTE=-":
+            continue  # a line of prose: no heading, and no ATX heading or caption either
+        prev = lines[i - 1] if i and _adjacent(text, lines[i - 1], line) else None
+        nxt = lines[i + 1] if i + 1 < len(lines) and _adjacent(text, line, lines[i + 1]) else None
+        if _ATX.match(here) or _CAPTION.match(here):
+            cuts.update((line.start, line.end))
+        elif _SETEXT.fullmatch(here) and prev is not None:
+            cuts.update((prev.start, line.end))
+        elif is_heading_line(here):
+            before = "" if prev is None else text[prev.start : prev.end]
+            wrapped = (
+                len(before) >= _WRAPPED_LINE
+                and before[-1] not in _SENTENCE_END
+                and not _CAPTION.match(before)
+            )
+            after = "" if nxt is None else text[nxt.start : nxt.end]
+            if not wrapped and (not after or _starts_a_sentence(after)):
+                cuts.update((line.start, line.end))
+    return cuts
+
+
+def _boundaries(text: str, lines: list[Span], labels: list[Span]) -> list[int]:
     cuts: set[int] = set()
     for m in _SPACED_END.finditer(text):
         if not _is_abbreviation(text, m.start()):
             cuts.add(m.end())
     cuts.update(m.end() for m in _GLUED_END.finditer(text))
     cuts.update(m.start() for m in _PARAGRAPH.finditer(text))
+    cuts.update(_line_cuts(text, lines))
+    cuts.update(at for run in labels for at in (run.start, run.end))
     return sorted(cuts)
 
 
@@ -58,16 +180,21 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
 
 
 def split_sentences(text: str, *, start: int = 0, end: int | None = None) -> list[Span]:
-    """Sentence spans of `text[start:end]`, trimmed of white space, in document offsets."""
+    """Sentence spans of `text[start:end]`, trimmed of white space, in document offsets.
+    A heading, caption or file name on its own line is a sentence of its own; the lines of
+    a label run (`label_runs`) are in no sentence."""
     stop = len(text) if end is None else end
     piece = text[start:stop]
+    lines = _lines(piece)
+    labels = label_runs(piece, lines)
     spans: list[Span] = []
     prev = 0
-    for cut in [*_boundaries(piece), len(piece)]:
+    for cut in [*_boundaries(piece, lines, labels), len(piece)]:
         span = _trimmed(piece, prev, cut)
-        if span is not None:
-            spans.append(Span(span.start + start, span.end + start))
         prev = cut
+        if span is None or (labels and any(r.start <= span.start < r.end for r in labels)):
+            continue
+        spans.append(Span(span.start + start, span.end + start))
     return spans
 
 

@@ -102,6 +102,18 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """Where a text lies in one document: `chunk` (doc_id, [start, end), its exact text),
+    the document's title, and the page and headings it starts under."""
+
+    chunk: Chunk
+    title: str
+    page: int | None = None
+    section: str | None = None
+    heading_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Passage:
     """A ranked search hit with its citation into the source document."""
 
@@ -114,6 +126,9 @@ class Passage:
     section: str | None = None  # the heading the passage sits under
     # Every heading it sits under, outermost first (Document.heading_path_at).
     heading_path: tuple[str, ...] = ()
+    # The other sources whose text is the same or nearly so (the same chapter as PDF and
+    # HTML, two versions of a file), each cited exactly; see qa.search.repeats.
+    also_in: tuple[Citation, ...] = ()
 
     @property
     def score(self) -> float:

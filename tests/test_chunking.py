@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.ingest.chunking import ChunkSettings, chunk_text, word_counter
-from qa.text import split_sentences
+from qa.text import label_runs, split_sentences
 
 ALPHABET = st.characters(
     codec="utf-8", categories=("L", "M", "N", "P", "S", "Z", "Cc"), exclude_characters="\x00"
@@ -27,6 +27,11 @@ TEXTS = st.text(alphabet=ALPHABET, max_size=1500) | st.lists(
             "days.15 men",
             "a\u00a0b",
             "\r\n",
+            "\n",
+            "\nCons\ni32\nBox\n",  # a figure's labels
+            "\nStoring Data on the Heap\n",  # a heading with no blank line after it
+            "\nListing 5-1: A User struct\n",
+            "\n## Heading\n",
         ]
     ),
     max_size=120,
@@ -52,6 +57,9 @@ def test_every_chunk_slices_back_exactly_and_covers_the_text(
             assert counter([c.text])[0] <= size, "a chunk would be truncated by the model"
             for i in range(c.start, c.end):
                 covered[i] = True
+        for run in label_runs(text):  # a figure's labels are in no chunk, and only they
+            assert not any(covered[run.start : run.end])
+            covered[run.start : run.end] = [True] * (run.end - run.start)
         missing = [i for i, ch in enumerate(text) if not ch.isspace() and not covered[i]]
         assert missing == [], f"characters outside every chunk: {missing[:5]}"
         starts = [c.start for c in chunks]

@@ -50,4 +50,9 @@ def format_result(result: Any) -> str:
         )
         snippet = " ".join(p.chunk.text.split())
         lines.append(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+        lines.extend(
+            f"    also in {c.chunk.doc_id} [{c.chunk.start}:{c.chunk.end}]"
+            f"{_where(c.page, c.section)}"
+            for c in p.also_in
+        )
     return "\n".join(lines)

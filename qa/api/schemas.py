@@ -19,7 +19,7 @@ from qa.ingest.doc_rules import (
     doc_id_problem,
     metadata_problem,
 )
-from qa.types import Answer, AskResult, Document, Passage
+from qa.types import Answer, AskResult, Citation, Document, Passage
 
 FilterScalar = Annotated[str, Field(max_length=500)] | int | float | bool
 FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(min_length=1, max_length=100)]
@@ -77,6 +77,16 @@ class ScoresOut(BaseModel):
     )
 
 
+class CitationOut(BaseModel):
+    doc_id: str
+    title: str
+    start: int = Field(description="offset into that document's text, [start, end)")
+    end: int
+    page: int | None = Field(description="The 1-based page where it starts, or null.")
+    section: str | None = Field(description="The heading it sits under, or null.")
+    heading_path: list[str] = Field(description="Every heading it sits under, outermost first.")
+
+
 class PassageOut(BaseModel):
     rank: int
     score: float
@@ -94,6 +104,12 @@ class PassageOut(BaseModel):
     heading_path: list[str] = Field(
         default_factory=list,
         description="Every heading the passage sits under, outermost first.",
+    )
+    also_in: list[CitationOut] = Field(
+        default_factory=list,
+        description="Other sources whose text is the same or nearly so (the same chapter "
+        "as PDF and HTML, two versions of a file), each cited exactly; the passage is "
+        "listed once, at the best rank of them.",
     )
 
 
@@ -319,6 +335,19 @@ def passage_out(p: Passage) -> PassageOut:
         page=p.page,
         section=p.section,
         heading_path=list(p.heading_path),
+        also_in=[citation_out(c) for c in p.also_in],
+    )
+
+
+def citation_out(c: Citation) -> CitationOut:
+    return CitationOut(
+        doc_id=c.chunk.doc_id,
+        title=c.title,
+        start=c.chunk.start,
+        end=c.chunk.end,
+        page=c.page,
+        section=c.section,
+        heading_path=list(c.heading_path),
     )
 
 

@@ -12,7 +12,8 @@ Relevance
     without gold spans (JSONL) when its text contains a gold answer (and, for
     a question naming its `doc_id`, the chunk is in that document). "Contains"
     compares case-folded text with runs of whitespace collapsed
-    (`normalize_text`). Unanswerable questions have no hits.
+    (`normalize_text`). A passage that stands for several sources (`also_in`)
+    is a hit when one of them is. Unanswerable questions have no hits.
 
 Metrics (relevances are 0/1 flags of the returned passages, best first)
     `hit_at_k(rels, k)`: 1.0 if a relevant passage is in the top k, else 0.0.
@@ -55,7 +56,7 @@ from dataclasses import asdict, dataclass
 
 from qa.eval.questionsets import EvalQuestion, normalize_text
 from qa.eval.scoring import quality
-from qa.types import AskResult, Chunk, Passage
+from qa.types import AskResult, Chunk, Citation, Passage
 
 # ---------------------------------------------------------------- relevance
 
@@ -82,9 +83,22 @@ def is_hit(chunk: Chunk, question: EvalQuestion) -> bool:
     )
 
 
+def hit_source(passage: Passage, question: EvalQuestion) -> Passage | Citation | None:
+    """The passage, or the first of its other sources (`also_in`, see qa.search.repeats),
+    that answers the question; None when none does."""
+    sources: list[Passage | Citation] = [passage, *passage.also_in]
+    return next((s for s in sources if is_hit(s.chunk, question)), None)
+
+
 def relevances(passages: Sequence[Passage], question: EvalQuestion) -> tuple[bool, ...]:
-    """One relevance flag per passage, in the order given."""
-    return tuple(is_hit(passage.chunk, question) for passage in passages)
+    """One relevance flag per passage, in the order given: a passage listed once for
+    several sources is a hit when any of them is."""
+    return tuple(hit_source(p, question) is not None for p in passages)
+
+
+def _pages(passages: Sequence[Passage], question: EvalQuestion) -> tuple[int | None, ...]:
+    """Each passage's page, or the page of the source that makes it a hit."""
+    return tuple((hit_source(p, question) or p).page for p in passages)
 
 
 # ---------------------------------------------------------------- metrics
@@ -205,7 +219,7 @@ def record_from_result(
         answer=None if answer is None else answer.text,
         abstained=abstained,
         latency_s=latency_s,
-        pages=tuple(p.page for p in result.passages),
+        pages=_pages(result.passages, question),
         confidence=result.confidence,
         short=None if answer is None or answer.short is None else answer.short.text,
     )

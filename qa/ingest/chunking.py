@@ -1,19 +1,20 @@
 """Pure chunking: text to sentence-aware chunks with exact character spans.
 
 Every chunk is `text[start:end]` exactly, and the chunks of a document cover all
-of its non-whitespace characters. Token counts come from a caller-supplied
-counter (the model's tokenizer in production), so no chunk is ever silently
-truncated by the model.
+of its non-whitespace characters but the label runs of figures (`qa.text.label_runs`).
+Token counts come from a caller-supplied counter (the model's tokenizer in production),
+so no chunk is ever silently truncated by the model.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.config import Settings
-from qa.text import split_sentences
+from qa.text import label_runs, split_sentences
 from qa.types import Chunk, Document, Span
 
 #: Counts tokens for each string in a batch (without special tokens).
@@ -22,7 +23,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # Version of the splitting rules (the sentence rules in qa.text, the packing below);
 # stored in the index manifest so a change of rules asks for a rebuild instead of
 # mixing two chunkings.
-SPLITTER_VERSION = 1
+SPLITTER_VERSION = 2  # 2: headings, captions and file names end at their line; label runs
 # Formats whose documents are chunked section by section (see chunk_document).
 SECTIONED_FORMATS = frozenset({"html", "docx"})
 
@@ -117,12 +118,21 @@ def remembering(count: TokenCounter) -> TokenCounter:
     return counted
 
 
+def _between_labels(text: str, units: list[Span]) -> list[list[Span]]:
+    """`units` in groups that no label run (qa.text.label_runs) falls between, so that no
+    chunk holds a figure's labels: they are left out, not rewritten."""
+    ends = [run.end for run in label_runs(text)]
+    groups: dict[int, list[Span]] = {}
+    for unit in units:
+        groups.setdefault(bisect_right(ends, unit.start), []).append(unit)
+    return list(groups.values())
+
+
 def chunk_text(
     doc_id: str, text: str, *, count: TokenCounter, settings: ChunkSettings = ChunkSettings()
 ) -> list[Chunk]:
     """Chunks of one document's text, each with exact [start, end) offsets into it."""
     count = remembering(count)
-    units = _units(text, settings.max_tokens, count)
     return [
         Chunk(
             doc_id=doc_id,
@@ -130,6 +140,7 @@ def chunk_text(
             end=units[b - 1].end,
             text=text[units[a].start : units[b - 1].end],
         )
+        for units in _between_labels(text, _units(text, settings.max_tokens, count))
         for a, b in _pack(text, units, settings.max_tokens, settings.overlap_tokens, count)
     ]
 

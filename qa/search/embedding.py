@@ -8,6 +8,7 @@ works through `QA_MODEL`. Nothing is ever fetched from a model hub.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -117,6 +118,22 @@ def weights_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+class _TooLongToCount(logging.Filter):
+    """Drops the tokenizer's warning that a text is longer than the model takes ("Token
+    indices sequence length is longer than the specified maximum ..."): `count_tokens`
+    measures such texts on purpose, so that chunking can split them, and no text that
+    long is ever encoded. Every other record of the library passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token indices sequence length")
+
+
+def _quiet_token_counting() -> None:
+    tokenization = logging.getLogger("transformers.tokenization_utils_base")
+    if not any(isinstance(f, _TooLongToCount) for f in tokenization.filters):
+        tokenization.addFilter(_TooLongToCount())
+
+
 class SentenceTransformerEmbedder:
     """Normalised sentence embeddings from a local sentence-transformers model."""
 
@@ -130,6 +147,7 @@ class SentenceTransformerEmbedder:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no load-time bar
+        _quiet_token_counting()
 
         try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

@@ -11,6 +11,7 @@ import { ui, h, codePointsToUnits, unitRange, appendHighlighted } from "./dom.js
 import { shared } from "./state.js";
 import { citationHash } from "./citations.js";
 import { metadataNodes, whereNodes, whereLabel } from "./metadata.js";
+import { appendMarkdown, isMarkdown } from "./markdown.js";
 
 const LONG_PASSAGE_CHARS = 360;
 
@@ -174,7 +175,8 @@ function renderPassage(passage, index, answer, isCited, replyId) {
   if (isCited && answerRange) {
     inner = [answerRange[0] - passage.start, answerRange[1] - passage.start];
   }
-  appendHighlighted(textNode, String(passage.text || ""), null, inner, "", "answer-in-passage");
+  const render = isMarkdown(null, passage.doc_id) ? appendMarkdown : appendHighlighted;
+  render(textNode, String(passage.text || ""), null, inner, "", "answer-in-passage");
 
   const long = String(passage.text || "").length > LONG_PASSAGE_CHARS && !isCited;
   let toggle = null;
@@ -227,7 +229,38 @@ function renderPassage(passage, index, answer, isCited, replyId) {
       meta.length ? h("p", { className: "passage-meta" }, meta) : null,
       textNode,
       toggle,
+      alsoIn(passage),
     ),
+  );
+}
+
+/**
+ * The other sources of the same text (the reply lists a passage once, `also_in`
+ * names the rest): a link each, opening that source at its own cited span.
+ */
+function alsoIn(passage) {
+  const others = Array.isArray(passage.also_in) ? passage.also_in : [];
+  const valid = others.filter((c) =>
+    c && typeof c.doc_id === "string" && Number.isInteger(c.start) && Number.isInteger(c.end));
+  if (!valid.length) return null;
+  return h(
+    "div",
+    { className: "also-in" },
+    h("span", { className: "also-in-label" }, "Also in: "),
+    h("ul", { className: "also-in-list" }, valid.map((c) => {
+      const title = c.title || c.doc_id;
+      const hash = citationHash(c.doc_id, [c.start, c.end], null);
+      const where = whereNodes(c);
+      return h(
+        "li",
+        { "data-doc-id": c.doc_id },
+        h("a", {
+          href: hash, className: "also-in-link", "data-citation": "",
+          "aria-label": `Also in ${title}${whereLabel(c)}: open it at the same text`,
+        }, title),
+        where.length ? [" (", where, ")"] : null,
+      );
+    })),
   );
 }
 

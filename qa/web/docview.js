@@ -13,6 +13,7 @@ import { shared, documentCache } from "./state.js";
 import { VIEW_PAGE, VIEW_TEXT, parseHash, hashWithView, documentUrl } from "./citations.js";
 import { loadImage } from "./collections.js";
 import { api } from "./api.js";
+import { appendMarkdown, isMarkdown } from "./markdown.js";
 
 // ----------------------------------------------------------------- text view
 
@@ -42,7 +43,8 @@ export function showTextView(doc, target, pages) {
   shared.pageView = null;
   renderTools(pages.length ? [viewSwitch(VIEW_TEXT)] : []);
   const text = h("div", { className: "doc-text" });
-  const first = appendHighlighted(
+  const render = isMarkdown(doc.format, doc.doc_id) ? appendMarkdown : appendHighlighted;
+  const first = render(
     text, String(doc.text || ""), target.passage, target.answer, "hl-passage", "hl-answer");
   ui.docBody.replaceChildren(text);
   ui.docBody.scrollTop = 0;
