@@ -25,6 +25,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 SPLITTER_VERSION = 1
 # Formats whose documents are chunked section by section (see chunk_document).
 SECTIONED_FORMATS = frozenset({"html", "docx"})
+SECTIONED_FORMATS |= {"epub", "eml", "xlsx", "csv", "tsv"}  # chapters, sheets (qa.ingest.formats)
 
 
 def word_counter(texts: Sequence[str]) -> list[int]:

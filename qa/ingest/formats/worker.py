@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import warnings
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -27,6 +28,9 @@ def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # Parsers warn about what they skip (openpyxl: "Data Validation extension is not
+    # supported"); a reason that matters is the ValueError, and a warning is not for users.
+    warnings.simplefilter("ignore")
     conn.send(("ready", None))
     while True:
         try:
