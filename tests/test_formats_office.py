@@ -13,7 +13,7 @@ from qa.ingest.chunking import ChunkSettings, chunk_document, word_counter
 from qa.ingest.corpus import document_from, scan_corpus
 from qa.ingest.formats import Limits, extract
 from qa.types import PageRange, Section
-from tests.conftest import AUTH, seed, serving
+from tests.conftest import AUTH, SHARED, seed, serving
 from tests.docmaker import make_docx, make_zip_bomb
 from tests.officemaker import (
     make_climbing_zip,
@@ -398,3 +398,39 @@ def test_pages_are_ranges_of_the_text() -> None:
         PageRange(1, 0, got.pages[0].end),
         PageRange(2, got.pages[0].end + 2, len(got.text)),
     )
+
+
+# ----- the eval's documents ------------------------------------------------------------------
+
+needs_realdocs = pytest.mark.skipif(
+    not (SHARED / "realdocs").is_dir(),
+    reason="the shared real documents are not beside this checkout",
+)
+
+
+@needs_realdocs
+def test_the_office_eval_questions_point_at_text_on_the_stated_slide(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from qa.eval.questionsets import load_jsonl, normalize_text
+
+    repo = Path(__file__).resolve().parents[1]
+    script = repo / "eval" / "make_office_docs.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True)
+    scan = scan_corpus(tmp_path)
+    assert scan.skipped == {}
+    docs = {d.doc_id: d for d in scan.documents}
+    questions = [
+        q
+        for q in load_jsonl(repo / "eval" / "realdocs-questions.jsonl")
+        if q.tags[0] in {"pptx", "xlsx", "csv", "epub", "eml"}
+    ]
+    assert {q.tags[0] for q in questions} == {"pptx", "xlsx", "csv", "epub", "eml"}
+    for q in questions:
+        (answer,) = q.answers
+        doc = docs[q.doc_id]
+        assert normalize_text(doc.text).count(normalize_text(answer)) == 1, (q.qid, answer)
+        if q.page is not None:
+            where = doc.pages[q.page - 1]
+            assert normalize_text(answer) in normalize_text(doc.text[where.start : where.end])
