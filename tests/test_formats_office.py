@@ -434,3 +434,51 @@ def test_the_office_eval_questions_point_at_text_on_the_stated_slide(tmp_path: P
         if q.page is not None:
             where = doc.pages[q.page - 1]
             assert normalize_text(answer) in normalize_text(doc.text[where.start : where.end])
+
+
+# ----- slide images --------------------------------------------------------------------------
+
+
+def _amber(png: bytes) -> list[tuple[int, int]]:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    ys, xs = np.nonzero((r > 230) & (g > 200) & (g < 245) & (b < 180))
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+def test_a_slide_image_highlights_the_cited_line_and_nothing_else() -> None:
+    from qa.ingest.formats.slide_image import render_slide
+
+    data = make_pptx(DECK)
+    got = extract(data, "deck.pptx")
+    page = got.pages[0]
+    text = got.text[page.start : page.end]
+    start = text.index("One owner at a time")
+    span = (start, start + len("One owner at a time"))
+    marked = _amber(render_slide(data, page=1, page_text=text, span=span, limits=Limits()))
+    plain = _amber(render_slide(data, page=1, page_text=text, span=(0, 0), limits=Limits()))
+    assert plain == [] and len(marked) > 500
+    ys = sorted({y for _, y in marked})
+    assert ys[-1] - ys[0] < 30  # one line high
+    with pytest.raises(ValueError, match="not the indexed text"):
+        render_slide(data, page=1, page_text=text + "x", span=(0, 0), limits=Limits())
+    with pytest.raises(ValueError, match="no slide 3"):
+        render_slide(data, page=3, page_text="", span=(0, 0), limits=Limits())
+
+
+@slow
+def test_a_slide_opens_as_a_page_image_over_http(office_client) -> None:  # type: ignore[no-untyped-def]
+    client, _ = office_client
+    doc = client.get("/documents/deck.pptx").json()
+    start = doc["text"].index("Say the rules aloud.")
+    response = client.get(
+        f"/documents/deck.pptx/pages/1.png?start={start}&end={start + len('Say the rules aloud.')}"
+    )
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert len(_amber(response.content)) > 300
+    assert client.get("/documents/deck.pptx/pages/3.png").status_code == 404
