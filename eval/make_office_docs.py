@@ -7,9 +7,11 @@ Language* (MIT or Apache-2.0, (c) the Rust Project Developers) as kept in
 - `ch10-02-traits.pptx`: the traits chapter (html/) as a deck: a slide per section, the
   heading its title, its paragraphs in a text box (long sections go on over more slides,
   titled "... (continued)"), each slide's last paragraph as its speaker notes;
-- `ch03-02-data-types.xlsx`: the chapter's two tables (html/), a sheet each, named by
-  their captions ("Integer Types", "Integer Literals");
-- `integer-literals.csv`: the second of those tables as CSV;
+- `ch03-02-data-types.xlsx`: the data types chapter's first table (html/) as the sheet
+  "Integer Types", and a sheet "Chapters" with the title and opening sentence of the
+  data types and closures chapters (html/);
+- `integer-literals.csv`: the data types chapter's second table (html/) as CSV (not in
+  the workbook too: one text in two files would compete for the first place);
 - `rust-book.epub`: the match and Box chapters (html/) as an EPUB, Box first in the
   spine, each chapter's main article as its XHTML;
 - `structs-mail.eml`: a mail whose body is the first paragraph of the structs chapter,
@@ -48,6 +50,13 @@ def _sections(path: Path) -> list[tuple[str, list[str]]]:
             out[-1][1].append(block)
         offset += len(block) + 2
     return out
+
+
+def _opening(path: Path) -> list[object]:
+    """A chapter's first heading and the first sentence of its first paragraph."""
+    (heading, paragraphs), *_ = _sections(path)
+    first = paragraphs[0]
+    return [heading, first[: first.index(". ") + 1] if ". " in first else first]
 
 
 def deck(path: Path) -> bytes:
@@ -113,8 +122,12 @@ def main(argv: list[str]) -> int:
     html = REALDOCS / "html"
     (out / "ch10-02-traits.pptx").write_bytes(deck(html / "ch10-02-traits.html"))
     sheets = tables(html / "ch03-02-data-types.html")
+    literals = sheets.pop("Integer Literals")
+    sheets["Chapters"] = [["Chapter", "Title", "Opening"]] + [
+        [name, *_opening(html / f"{name}.html")]
+        for name in ("ch03-02-data-types", "ch13-01-closures")
+    ]
     (out / "ch03-02-data-types.xlsx").write_bytes(make_xlsx(sheets, title="Rust integer types"))
-    literals = sheets["Integer Literals"]
     csv_text = "\n".join(",".join(f'"{c}"' for c in row) for row in literals) + "\n"
     (out / "integer-literals.csv").write_text(csv_text, encoding="utf-8")
     (out / "rust-book.epub").write_bytes(
