@@ -114,11 +114,13 @@ def make_epub(
     date: str = "",
     spine: Sequence[int] | None = None,
     extra: dict[str, bytes] | None = None,
+    hrefs: Sequence[str] | None = None,
 ) -> bytes:
     """An EPUB of (file name, XHTML) chapters under OEBPS/, read in `spine` order (indexes
-    into `chapters`; default their order). `extra` adds raw members (hostile ones too)."""
+    into `chapters`; default their order). `extra` adds raw members (hostile ones too);
+    `hrefs` replaces the names the package gives the spine's chapters."""
     order = list(range(len(chapters))) if spine is None else list(spine)
-    names = [chapters[i][0] for i in order]
+    names = list(hrefs) if hrefs is not None else [chapters[i][0] for i in order]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)

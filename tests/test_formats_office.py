@@ -482,3 +482,19 @@ def test_a_slide_opens_as_a_page_image_over_http(office_client) -> None:  # type
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     assert len(_amber(response.content)) > 300
     assert client.get("/documents/deck.pptx/pages/3.png").status_code == 404
+
+
+def test_a_spine_that_points_outside_the_archive_is_refused_not_followed() -> None:
+    chapter = ("c.xhtml", xhtml("C", "<p>Inside.</p>"))
+    data = make_epub([chapter], title="B")
+    climbing = make_epub([chapter], title="B", hrefs=["../../../c.xhtml"])
+    assert extract(data, "b.epub").text == "Inside."
+    assert "points outside the archive ('../../../c.xhtml')" in _reason(climbing, "b.epub")
+    bomb = make_epub([chapter], title="B", extra={"OEBPS/big.bin": b"\0" * (3 << 20)})
+    with pytest.raises(ValueError, match="a zip bomb"):
+        extract(bomb, "b.epub", limits=Limits(max_inflated_bytes=1 << 20))
+
+
+def test_a_mail_with_nothing_to_read_says_so() -> None:
+    data = make_eml(subject="Empty", body="", attachments=[("photo.bin", b"\x00")])
+    assert "no text body and no attachment qa reads" in _reason(data, "m.eml")
