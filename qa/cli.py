@@ -222,7 +222,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.answer.selection import AnswerSettings
     from qa.eval.report import format_table
-    from qa.eval.runner import METHODS, format_trade_off, plot_recall, run_eval
+    from qa.eval.runner import (
+        METHODS,
+        format_per_format,
+        format_trade_off,
+        plot_recall,
+        run_eval,
+    )
 
     if args.export_unhelpful is not None:
         return _export_unhelpful(args)
@@ -246,6 +252,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except ValueError as exc:  # the loaders say which line is wrong and how
         raise QAError(f"cannot read {args.dataset}: {exc}") from exc
     print(format_table({r.method: r.report for r in results}))
+    for per_format in filter(None, (format_per_format(r) for r in results)):
+        print()
+        print(per_format)
     print()
     print(format_trade_off(results[-1], threshold=AnswerSettings().calibration.threshold))
     if args.json:

@@ -238,9 +238,9 @@ def test_the_realdocs_question_set_points_at_text_on_the_stated_page() -> None:
     from qa.eval.questionsets import load_jsonl, normalize_text
 
     path = Path(__file__).resolve().parents[1] / "eval" / "realdocs-questions.jsonl"
-    questions = load_jsonl(path)
+    # The office formats' questions are checked on files made for them (test_formats_office).
+    questions = [q for q in load_jsonl(path) if q.tags[0] in {"pdf", "html", "docx"}]
     assert len(questions) >= 30
-    assert {q.tags[0] for q in questions} == {"pdf", "html", "docx"}
     texts: dict[str, list[str]] = {}
     for q in questions:
         (answer,) = q.answers

@@ -242,7 +242,7 @@ def test_upload_a_markdown_file(api: TestClient, fake_settings: Settings) -> Non
     ("files", "data", "status", "fragment"),
     [
         ({"file": ("report.pdf", b"%PDF")}, {}, 422, "not a readable PDF"),
-        ({"file": ("report.xlsx", b"PK")}, {}, 415, "cannot read .xlsx files"),
+        ({"file": ("report.odt", b"PK")}, {}, 415, "cannot read .odt files"),
         ({"file": ("../../x.md", b"text")}, {}, 201, ""),  # only the file's base name is used
         ({"file": ("a.md", b"text")}, {"doc_id": "../a.md"}, 422, "'..' segment"),
         ({"file": ("a.md", b"\xff")}, {}, 422, "not valid UTF-8"),

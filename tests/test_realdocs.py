@@ -279,7 +279,7 @@ def test_uploads_of_pdf_html_and_docx_are_answered_at_once_and_keep_their_origin
         ("broken.pdf", b"%PDF-1.7 not really", 422, "unreadable_document", "not a readable PDF"),
         ("bomb.docx", b"PK\x03\x04 not a zip", 422, "unreadable_document", "not a Word file"),
         ("nav.html", b"<nav>Home</nav>", 422, "unreadable_document", "no main text"),
-        ("sheet.xlsx", b"PK", 415, "unsupported_media_type", "cannot read .xlsx files"),
+        ("sheet.ods", b"PK", 415, "unsupported_media_type", "cannot read .ods files"),
     ],
 )
 def test_bad_uploads_get_their_reason_and_lose_nothing(

@@ -31,6 +31,7 @@ from qa.config import Settings
 from qa.errors import BadRequestError, InvalidDocumentError, UnsupportedMediaTypeError
 from qa.ingest.corpus import extraction_limits
 from qa.ingest.doc_rules import MAX_DOC_ID_CHARS, Prepared, prepare_file, prepare_json
+from qa.ingest.formats import supported_suffixes
 from qa.ingest.formats.worker import ExtractionWorker
 
 # Declares the scheme in the OpenAPI document; the check itself is qa.api.security's.
@@ -162,7 +163,7 @@ async def _from_upload(request: Request) -> tuple[str, bytes]:
         if not isinstance(upload, UploadFile):
             raise InvalidDocumentError(
                 "file: attach the document as a file part named 'file' "
-                "(.md, .txt, .pdf, .html, .htm or .docx)"
+                f"(one of {supported_suffixes()})"
             )
         if given is not None and not isinstance(given, str):
             raise InvalidDocumentError("doc_id: send it as a text field, not a file")

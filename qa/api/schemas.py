@@ -19,6 +19,7 @@ from qa.ingest.doc_rules import (
     doc_id_problem,
     metadata_problem,
 )
+from qa.ingest.formats import supported_suffixes
 from qa.types import Answer, AskResult, Citation, Document, Passage
 
 FilterScalar = Annotated[str, Field(max_length=500)] | int | float | bool
@@ -172,7 +173,10 @@ class PageOut(BaseModel):
 
 class DocumentOut(DocumentSummary):
     text: str
-    format: str = Field(description="What the text was read from: markdown, text, pdf, html, docx.")
+    format: str = Field(
+        description="What the text was read from: markdown, text, pdf, html, docx, pptx, "
+        "xlsx, csv, tsv, epub, eml."
+    )
     pages: list[PageOut] | None = Field(
         default=None,
         description="Paged documents (PDF): where each page lies in `text`, [start, end).",
@@ -300,7 +304,8 @@ UPLOAD_SCHEMA: dict[str, Any] = {
             "type": "string",
             "format": "binary",
             "description": "A UTF-8 .md or .txt file (YAML front matter gives title and "
-            "metadata), or a .pdf, .html/.htm or .docx file, read for its text and layout.",
+            f"metadata), or a file of another format qa reads ({supported_suffixes()}), "
+            "read for its text and layout.",
         },
         "doc_id": {
             "type": "string",

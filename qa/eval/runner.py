@@ -25,6 +25,7 @@ from qa.eval.report import (
 )
 from qa.eval.scoring import expected_calibration_error, reliability, trade_off, trade_off_curve
 from qa.ingest.chunking import chunk_settings
+from qa.ingest.formats import FORMATS
 from qa.ingest.indexing import build_index, expectation
 from qa.search.embedding import Embedder, Progress, SentenceTransformerEmbedder
 from qa.search.index import Index
@@ -32,6 +33,9 @@ from qa.search.retrieval import Method, retrieval_settings
 from qa.service import QAService, load_models
 
 METHODS: tuple[Method, ...] = ("dense", "lexical", "hybrid")
+
+#: Format names a question's first tag may give (pdf, html, docx, pptx, xlsx, ...).
+FORMAT_NAMES = frozenset(FORMATS.values())
 
 
 @dataclass(frozen=True)
@@ -185,3 +189,23 @@ def _reliability_panel(ax: Any, results: Sequence[MethodResult]) -> None:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
+
+
+def format_per_format(result: MethodResult) -> str:
+    """hit@1 and hit@5 of the answerable questions per document format, for a question set
+    whose questions name their format as their first tag (eval/realdocs-questions.jsonl);
+    "" for one that names none. Each row counts only the questions about that format, so
+    an index of one format's folder is read from its own row."""
+    groups: dict[str, list[EvalRecord]] = {}
+    for record in result.records:
+        tags = record.question.tags
+        if tags and tags[0] in FORMAT_NAMES and record.question.answers:
+            groups.setdefault(tags[0], []).append(record)
+    if not groups:
+        return ""
+    lines = [f"hit@1 per format ({result.method}):", "  format  hit@1  hit@5  questions"]
+    for fmt, records in sorted(groups.items()):
+        hit1 = sum(hit_at_k(r.relevances, 1) for r in records) / len(records)
+        hit5 = sum(hit_at_k(r.relevances, 5) for r in records) / len(records)
+        lines.append(f"  {fmt:<6}  {hit1:.3f}  {hit5:.3f}  {len(records):>9}")
+    return "\n".join(lines)

@@ -26,6 +26,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 SPLITTER_VERSION = 2  # 2: headings, captions and file names end at their line; label runs
 # Formats whose documents are chunked section by section (see chunk_document).
 SECTIONED_FORMATS = frozenset({"html", "docx"})
+SECTIONED_FORMATS |= {"epub", "eml", "xlsx", "csv", "tsv"}  # chapters, sheets (qa.ingest.formats)
 
 
 def word_counter(texts: Sequence[str]) -> list[int]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from qa.config import Settings
 from qa.errors import CorpusError
+from qa.ingest.attachments import attachment_documents, known_attachments
 from qa.ingest.formats import TEXT_FORMATS, Extracted, Limits, format_of, supported_suffixes
 from qa.ingest.formats.text import FRONT_MATTER as _FRONT_MATTER
 from qa.ingest.formats.text import (
@@ -128,9 +129,15 @@ def parse_document(doc_id: str, raw: str) -> Document:
 
 
 def read_document(
-    data: bytes, doc_id: str, *, worker: ExtractionWorker, known: Document | None = None
+    data: bytes,
+    doc_id: str,
+    *,
+    worker: ExtractionWorker,
+    known: Document | None = None,
+    carried: list[tuple[str, bytes]] | None = None,
 ) -> tuple[Document, bool]:
-    """The Document of one file's bytes, and whether it was reused from `known`."""
+    """The Document of one file's bytes, and whether it was reused from `known`. The
+    files it carries (a mail's attachments) are added to `carried` when given."""
     digest = source_hash(data)
     fmt = format_of(doc_id)
     if known is not None and known.source_hash == digest and known.format == fmt:
@@ -139,6 +146,8 @@ def read_document(
         extracted = parse_text(decode(data), fmt=str(fmt))
     else:
         extracted = worker.extract(data, doc_id)
+    if carried is not None:
+        carried.extend(extracted.attachments)
     return document_from(doc_id, extracted, data=data), False
 
 
@@ -208,9 +217,14 @@ def _scan_one(
     if format_of(doc_id) is None:
         scan.skipped[doc_id] = f"only {supported_suffixes()} files are read"
         return
+    carried: list[tuple[str, bytes]] = []
     try:
         doc, reused = read_document(
-            _read_bytes(path, worker.limits), doc_id, worker=worker, known=known.get(doc_id)
+            _read_bytes(path, worker.limits),
+            doc_id,
+            worker=worker,
+            known=known.get(doc_id),
+            carried=carried,
         )
     except (ValueError, OSError) as exc:
         previous = known.get(doc_id)
@@ -224,3 +238,25 @@ def _scan_one(
         reused = True
     scan.documents.append(doc)
     scan.reused += reused
+    _scan_attachments(scan, doc, carried if not reused else None, worker, known)
+
+
+def _scan_attachments(
+    scan: CorpusScan,
+    mail: Document,
+    carried: list[tuple[str, bytes]] | None,
+    worker: ExtractionWorker,
+    known: Mapping[str, Document],
+) -> None:
+    """A mail's attachments as documents of their own (see qa.ingest.attachments)."""
+    if carried is None:  # the mail was reused: so are its attachments
+        kept = known_attachments(mail, known)
+        scan.documents.extend(kept)
+        scan.reused += len(kept)
+        return
+    found = attachment_documents(mail, tuple(carried), extract=worker.extract, build=document_from)
+    for doc_id, result in found:
+        if isinstance(result, str):
+            scan.skipped[doc_id] = result
+        else:
+            scan.documents.append(result)

@@ -14,6 +14,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from qa.ingest.attachments import SEPARATOR, attachment_bytes
 from qa.ingest.formats import TEXT_FORMATS
 from qa.search.index import read_documents, write_lock
 from qa.storage import write_atomic
@@ -68,13 +69,17 @@ class OriginalStore:
 
 
 def original_bytes(doc: Document, *, corpus_dir: Path, store: OriginalStore) -> bytes | None:
-    """The file `doc` was indexed from: the kept upload, else the corpus file while its
-    bytes still hash as they did; a text document without either is its own text. None
+    """The file `doc` was indexed from: the kept upload, else the corpus file (for a mail
+    attachment, the attachment inside the mail there) while its bytes still hash as they
+    did; a text document without either is its own text. None
     when the original is gone (the corpus file changed since indexing: re-index it)."""
     kept = store.get(doc.source_hash) if doc.source_hash else None
     if kept is not None:
         return kept
     path = corpus_dir / doc.doc_id
+    parent = doc.metadata.get("attached_to")
+    if isinstance(parent, str) and doc.doc_id.startswith(parent + SEPARATOR):
+        return _attachment(doc, corpus_dir / parent, doc.doc_id[len(parent) + 1 :])
     try:
         data = path.read_bytes() if path.is_file() else None
     except OSError:
@@ -83,4 +88,16 @@ def original_bytes(doc: Document, *, corpus_dir: Path, store: OriginalStore) -> 
         return data
     if doc.format in TEXT_FORMATS:
         return doc.text.encode("utf-8")
+    return None
+
+
+def _attachment(doc: Document, mail: Path, name: str) -> bytes | None:
+    """A mail attachment's bytes, from the mail in the corpus folder, while they hash as
+    they did when indexed."""
+    try:
+        data = attachment_bytes(mail.read_bytes(), name) if mail.is_file() else None
+    except (OSError, ValueError):
+        data = None
+    if data is not None and hashlib.sha256(data).hexdigest() == doc.source_hash:
+        return data
     return None

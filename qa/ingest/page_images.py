@@ -67,6 +67,7 @@ def page_image(
             span=span,
             hyphenated=hyphenated_words(doc.text),
             timeout_s=RENDER_TIMEOUT_S,
+            fmt=doc.format,
         )
     except ValueError as exc:
         raise RenderError(f"page {page} of {doc.doc_id!r} could not be drawn: {exc}") from None

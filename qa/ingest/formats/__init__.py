@@ -32,6 +32,12 @@ FORMATS: Mapping[str, str] = {
     ".html": "html",
     ".htm": "html",
     ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".epub": "epub",
+    ".eml": "eml",
 }
 TEXT_FORMATS = frozenset({"markdown", "text"})
 #: Media type of each format's original file, for serving it back.
@@ -41,6 +47,12 @@ MEDIA_TYPES: Mapping[str, str] = {
     "pdf": "application/pdf",
     "html": "text/html; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+    "epub": "application/epub+zip",
+    "eml": "message/rfc822",
 }
 _MODULES: Mapping[str, str] = {
     "markdown": "qa.ingest.formats.text",
@@ -48,6 +60,12 @@ _MODULES: Mapping[str, str] = {
     "pdf": "qa.ingest.formats.pdf",
     "html": "qa.ingest.formats.html",
     "docx": "qa.ingest.formats.docx",
+    "pptx": "qa.ingest.formats.slides",
+    "xlsx": "qa.ingest.formats.sheets",
+    "csv": "qa.ingest.formats.sheets",
+    "tsv": "qa.ingest.formats.sheets",
+    "epub": "qa.ingest.formats.epub",
+    "eml": "qa.ingest.formats.mail",
 }
 
 
@@ -61,6 +79,9 @@ class Extracted:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     pages: tuple[PageRange, ...] = ()
     sections: tuple[Section, ...] = ()
+    #: Files carried inside this one (a mail's attachments), (name, bytes), each read as a
+    #: document of its own by qa.ingest.attachments.
+    attachments: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,7 +115,9 @@ def extract(data: bytes, doc_id: str, *, limits: Limits = Limits()) -> Extracted
             "(QA_MAX_FILE_BYTES)"
         )
     module = importlib.import_module(_MODULES[fmt])
-    result: Extracted = module.extract(data, limits=limits, fmt=fmt)
+    # A module that names what it reads after the file (a CSV's sheet) is told its name.
+    named = {"name": PurePosixPath(doc_id).name} if getattr(module, "TAKES_NAME", False) else {}
+    result: Extracted = module.extract(data, limits=limits, fmt=fmt, **named)
     if not result.text.strip():
         raise ValueError("it has no text")
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import warnings
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -27,6 +28,9 @@ def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # Parsers warn about what they skip (openpyxl: "Data Validation extension is not
+    # supported"); a reason that matters is the ValueError, and a warning is not for users.
+    warnings.simplefilter("ignore")
     conn.send(("ready", None))
     while True:
         try:
@@ -37,8 +41,14 @@ def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
 
 
 def _run(job: str, arguments: dict[str, Any], limits: Limits) -> Any:
+    if job == "render" and arguments.get("fmt") == "pptx":
+        from qa.ingest.formats.slide_image import render_slide
+
+        return render_slide(**arguments, limits=limits)
     if job == "render":
         from qa.ingest.formats.pdf import render_page
+
+        arguments.pop("fmt", None)
 
         return render_page(**arguments)
     return extract(arguments["data"], arguments["doc_id"], limits=limits)
@@ -90,6 +100,7 @@ class ExtractionWorker:
         span: tuple[int, int],
         hyphenated: frozenset[str],
         timeout_s: float | None = None,
+        fmt: str = "pdf",
     ) -> bytes:
         """PNG of a PDF page with `span` highlighted (see qa.ingest.formats.pdf.render_page)."""
         arguments = {
@@ -98,6 +109,7 @@ class ExtractionWorker:
             "page_text": page_text,
             "span": span,
             "hyphenated": hyphenated,
+            "fmt": fmt,  # a PDF page, or a slide (qa.ingest.formats.slide_image)
         }
         png: bytes = self._call("render", arguments, "rendering the page", timeout_s)
         return png
