@@ -176,11 +176,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from qa.answer.selection import AnswerSettings
     from qa.eval.report import format_table
     from qa.eval.runner import METHODS, format_trade_off, plot_recall, run_eval
+    from qa.eval.suite import is_suite
 
     settings = _settings(args)
     if not args.dataset.is_file():
         raise UsageError(f"no question set at {args.dataset}: give a SQuAD 2.0 JSON or JSONL file")
     methods = METHODS if args.compare else (settings.retrieval,)
+    if is_suite(args.dataset):
+        return _eval_suite(args, settings, methods)
     try:
         results = run_eval(
             args.dataset,
@@ -207,6 +210,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     if args.plot:
         plot_recall(results, args.plot, k_max=args.k)
+    return 0
+
+
+def _eval_suite(args: argparse.Namespace, settings: Any, methods: Sequence[Any]) -> int:
+    """`qa eval SUITE.json`: every corpus of the suite, a table each, and the macro average."""
+    from qa.eval.suite import SUMMARY, format_suite, run_suite
+
+    try:
+        result = run_suite(
+            args.dataset,
+            settings=settings,
+            methods=methods,
+            embedder=args.embedder_factory(settings),
+            split=args.split,
+            k=args.k,
+            progress=None if args.quiet else (lambda name: _Progress(f"embedding {name}")),
+        )
+    except ValueError as exc:
+        raise QAError(f"cannot run the suite {args.dataset}: {exc}") from exc
+    print(format_suite(result, methods))
+    if args.json:
+        payload = {
+            "suite": str(args.dataset),
+            "k": args.k,
+            "split": args.split,
+            "corpora": {
+                name: {m: r.to_dict() for m, r in reports.items()}
+                for name, reports in result.reports.items()
+            },
+            "macro": {m: result.macro(m) for m in methods},
+            "metrics": [label for label, _ in SUMMARY],
+            "skipped": result.skipped,
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
@@ -337,7 +374,8 @@ def _eval_parser(sub: Subparsers) -> None:
     p.add_argument(
         "dataset",
         type=Path,
-        help="SQuAD 2.0 JSON (brings its own documents) or "
+        help="SQuAD 2.0 JSON (brings its own documents), a suite file (eval/suite.json: "
+        "several corpora, a table each and the macro average) or "
         "JSONL of {question, answers} / {question, unanswerable} lines",
     )
     p.add_argument("--compare", action="store_true", help="dense, BM25 and hybrid side by side")
