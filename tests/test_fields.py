@@ -177,7 +177,13 @@ def test_fuse_adds_the_heading_share_only_when_weighted() -> None:
     lexical = np.array([1.0, 0.0], np.float32)
     sentence = np.array([0.5, 0.5], np.float32)
     heading = np.array([0.0, 3.0], np.float32)
-    off = fuse(dense, lexical, RetrievalSettings(sentence_weight=0.5), sentence, heading)
+    off = fuse(
+        dense,
+        lexical,
+        RetrievalSettings(sentence_weight=0.5, heading_weight=0.0),
+        sentence,
+        heading,
+    )
     on = fuse(
         dense,
         lexical,
