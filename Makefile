@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install index run test check lint typecheck bench bench-peers eval clean
+.PHONY: install index run test check lint typecheck bench bench-peers eval rust-book clean
 
 install: $(STAMP)
 
@@ -60,6 +60,11 @@ bench-peers: $(PEERS)/.installed
 eval: index
 	$(BIN)/qa eval ../shared/datasets/squad2-dev-3articles.json --compare
 	$(BIN)/qa eval eval/seed-questions.jsonl --compare
+	$(BIN)/qa eval eval/suite.json --split dev --quiet
+
+# The Rust book (Debian's rust-doc) for the optional `rustbook` corpus of eval/suite.json.
+rust-book:
+	sh scripts/fetch-rust-book.sh
 
 clean:
 	rm -rf $(VENV) $(PEERS) index .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,7 +4,8 @@ compute limit of this machine.
 Measured side by side in one process, interleaved round by round (the machine is
 shared and noisy, so only ratios and medians taken together mean much):
 
-  raw        SentenceTransformer.encode of the very chunk texts the pipeline embeds,
+  raw        SentenceTransformer.encode of the very texts the pipeline embeds (each chunk's
+             heading context and prose, qa.search.fields.encoder_text),
              one call, same batch size, loaded straight from the packaged model folder
              at the precision the service uses (QA_PRECISION: bf16 on CPUs with native
              bf16, fp32 elsewhere)
@@ -246,12 +247,14 @@ def cut_texts(setup: Setup) -> None:
     the corpus text with each token once, in stride-long pieces at sentence boundaries."""
     from qa.ingest.chunking import ChunkSettings, chunk_text
     from qa.ingest.indexing import build_index
+    from qa.search.fields import encoder_text
 
     e, chunking = setup.embedder, setup.chunking
     index, setup.stats = build_index(
         setup.documents, embedder=e, settings=chunking, batch_size=setup.batch
     )
-    setup.texts = [c.text for c in index.chunks]
+    # What the pipeline's encoder reads: each chunk's heading context, then its prose.
+    setup.texts = [encoder_text(index.documents[c.doc_id], c)[0] for c in index.chunks]
     stride = ChunkSettings(chunking.max_tokens - chunking.overlap_tokens, overlap_tokens=0)
     setup.pieces = [
         c.text

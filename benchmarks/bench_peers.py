@@ -1,11 +1,14 @@
-"""Our retrieval against txtai's hybrid search: same model, same questions, one run.
+"""Our retrieval against txtai's hybrid search: same model, same questions, one run,
+on every corpus of the evaluation suite (eval/suite.json).
 
-txtai indexes one passage per SQuAD paragraph (an easier setting than our
-chunks of whole articles: a paragraph is exactly the gold span) with its
-hybrid search (dense + BM25, its defaults) over the all-MiniLM-L6-v2 weights
-this package ships, loaded from their folder, never from a hub. We index the
-articles as `qa index` does. A passage is a hit when it overlaps the
-question's gold paragraph and contains a gold answer (`qa.eval.report.is_hit`).
+txtai uses its hybrid search (dense + BM25, its defaults) over the all-MiniLM-L6-v2
+weights this package ships, loaded from their folder, never from a hub. On SQuAD it
+indexes one passage per paragraph (an easier setting than our chunks of whole articles:
+a paragraph is exactly the gold span); on a folder of files it is fed each file's text
+(as our readers extract it) split on blank lines, paragraphs merged up to 1,000
+characters. We index the documents as `qa index` does, with the default settings. A
+passage is a hit as `qa eval` counts it (`qa.eval.report.is_hit`): in a file that
+answers the question, or overlapping the gold paragraph and holding a gold answer.
 
 Run it with `make bench-peers`: txtai brings its own dependencies, so it lives
 in a venv of its own (`.venv-peers`).
@@ -14,23 +17,30 @@ in a venv of its own (`.venv-peers`).
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import _common as c
 
-from qa.eval.questionsets import EvalQuestion, in_split, load_squad
+from qa.config import Settings
+from qa.eval.questionsets import EvalQuestion, in_split
 from qa.eval.report import hit_at_k, is_hit, reciprocal_rank
-from qa.ingest.chunking import ChunkSettings
+from qa.eval.suite import entry_data, load_suite
+from qa.ingest.chunking import chunk_settings
 from qa.ingest.indexing import build_index
 from qa.search.embedding import SentenceTransformerEmbedder, packaged_model_dir
+from qa.search.retrieval import retrieval_settings
 from qa.service import QAService
 from qa.types import Chunk, Document
 
 K = 10
+MERGE_CHARS = 1000  # txtai's passages on file corpora: paragraphs merged up to this size
 Search = Callable[[str], list[Chunk]]
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
 def paragraphs(documents: Sequence[Document]) -> list[Chunk]:
@@ -45,10 +55,33 @@ def paragraphs(documents: Sequence[Document]) -> list[Chunk]:
     return out
 
 
-def txtai_search(documents: Sequence[Document]) -> Search:
+def merged_paragraphs(documents: Sequence[Document], limit: int = MERGE_CHARS) -> list[Chunk]:
+    """Each document split on blank lines, consecutive paragraphs merged while the merged
+    span stays within `limit` characters (a longer paragraph stands alone), exact spans."""
+    out = []
+    for doc in documents:
+        spans, start = [], 0
+        for cut in _BLANK_LINE.finditer(doc.text):
+            spans.append((start, cut.start()))
+            start = cut.end()
+        spans.append((start, len(doc.text)))
+        spans = [(a, b) for a, b in spans if doc.text[a:b].strip()]
+        group: tuple[int, int] | None = None
+        for a, b in spans:
+            if group is not None and b - group[0] <= limit:
+                group = (group[0], b)
+                continue
+            if group is not None:
+                out.append(Chunk(doc.doc_id, *group, doc.text[group[0] : group[1]]))
+            group = (a, b)
+        if group is not None:
+            out.append(Chunk(doc.doc_id, *group, doc.text[group[0] : group[1]]))
+    return out
+
+
+def txtai_search(chunks: Sequence[Chunk]) -> Search:
     from txtai import Embeddings
 
-    chunks = paragraphs(documents)
     embeddings = Embeddings(path=str(packaged_model_dir()), content=True, hybrid=True)
     embeddings.index([(i, chunk.text, None) for i, chunk in enumerate(chunks)])
 
@@ -60,8 +93,9 @@ def txtai_search(documents: Sequence[Document]) -> Search:
 
 def qa_search(documents: Sequence[Document], *, precision: str) -> Search:
     embedder = SentenceTransformerEmbedder(precision=precision)
-    index, _ = build_index(documents, embedder=embedder, settings=ChunkSettings())
-    service = QAService(embedder=embedder, index=index)
+    settings = Settings()  # the defaults, as `qa serve` runs without QA_* variables
+    index, _ = build_index(documents, embedder=embedder, settings=chunk_settings(settings))
+    service = QAService(embedder=embedder, index=index, retrieval=retrieval_settings(settings))
 
     def search(question: str) -> list[Chunk]:
         return [p.chunk for p in service.ask(question, k=K).passages]
@@ -90,6 +124,8 @@ def main() -> None:
     p = c.parser("bench_peers", __doc__.splitlines()[0])
     p.add_argument("--split", choices=("test", "dev", "all"), default="test")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--suite", default=str(c.REPO / "eval" / "suite.json"))
+    p.add_argument("--only", help="comma-separated corpus names of the suite (default: all)")
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub download would be a bug here
     try:
@@ -98,24 +134,47 @@ def main() -> None:
         c.fail("txtai is not installed here: run `make bench-peers` (it makes .venv-peers)")
     info = c.machine_info()
     c.print_header("bench_peers: qa against txtai hybrid search", info, quick=args.quick)
-    if not c.SQUAD.is_file():
-        c.fail(f"the SQuAD slice is missing: {c.SQUAD}")
-    documents, questions = load_squad(c.SQUAD)
-    asked = [q for q in questions if not q.unanswerable and in_split(q.qid, args.split)]
-    asked = asked[:20] if args.quick else asked
-    results: dict[str, dict[str, float]] = {}
-    title = f"SQuAD slice, {args.split} half, {len(asked)} answerable questions, k={K}"
-    title += f" ({c.cores_label(info)})"
-    results[f"txtai {txtai_version} hybrid"] = measure(txtai_search(documents), asked)
-    c.emit(table(results, title))
-    results["qa hybrid"] = measure(qa_search(documents, precision=args.precision), asked)
+    wanted = set(args.only.split(",")) if args.only else None
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for entry in load_suite(Path(args.suite)):
+        if wanted is not None and entry.name not in wanted:
+            continue
+        if entry.missing() is not None:
+            c.note(f"{entry.name}: skipped, {entry.missing()} is missing")
+            continue
+        documents, questions = entry_data(entry)
+        asked = [q for q in questions if in_split(q.qid, args.split)]
+        asked = asked[:20] if args.quick else asked
+        title = f"{entry.name}, {args.split} half, {len(asked)} questions, k={K}"
+        title += f" ({c.cores_label(info)})"
+        passages = paragraphs(documents) if entry.corpus is None else merged_paragraphs(documents)
+        results = {f"txtai {txtai_version} hybrid": measure(txtai_search(passages), asked)}
+        results["qa (defaults)"] = measure(qa_search(documents, precision=args.precision), asked)
+        c.emit()
+        c.emit(table(results, title))
+        summary[entry.name] = results
     c.emit()
-    c.emit(table(results, title))
-    c.note("txtai: one passage per paragraph; qa: chunks of whole articles (harder)")
+    c.emit(summary_table(summary, args.split))
+    c.note("txtai: a passage per SQuAD paragraph, else paragraphs merged up to 1,000 chars")
     c.note("p50 ms: one question, search only for txtai, the whole /ask path for qa")
     payload = {"benchmark": "bench_peers", "quick": args.quick, "split": args.split}
-    payload |= {"machine": info, "results": results}
+    payload |= {"machine": info, "results": summary}
     c.save_json(c.json_path(args.json, "bench_peers"), payload)
+
+
+def summary_table(summary: dict[str, dict[str, dict[str, float]]], split: str) -> str:
+    """A row per corpus: both systems' hit@1 and MRR@10, and the macro average."""
+    headers = ["corpus", "txtai hit@1", "qa hit@1", "txtai MRR@10", "qa MRR@10", "qa ahead"]
+    rows, sums = [], [0.0] * 4
+    for name, results in summary.items():
+        txtai, ours = list(results.values())
+        values = [txtai["hit@1"], ours["hit@1"], txtai["MRR@10"], ours["MRR@10"]]
+        sums = [a + b for a, b in zip(sums, values, strict=True)]
+        ahead = ours["hit@1"] > txtai["hit@1"] and ours["MRR@10"] > txtai["MRR@10"]
+        rows.append([name, *(f"{v:.3f}" for v in values), "yes" if ahead else "no"])
+    n = max(len(summary), 1)
+    rows.append(["macro average", *(f"{v / n:.3f}" for v in sums), ""])
+    return c.table(f"Summary, {split} halves", headers, rows)
 
 
 def table(results: dict[str, dict[str, Any]], title: str) -> str:

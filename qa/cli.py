@@ -220,54 +220,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.answer.selection import AnswerSettings
-    from qa.eval.report import format_table
-    from qa.eval.runner import (
-        METHODS,
-        format_per_format,
-        format_trade_off,
-        plot_recall,
-        run_eval,
-    )
+    from qa.eval.command import run_eval_command
 
     if args.export_unhelpful is not None:
         return _export_unhelpful(args)
-    settings = _settings(args)
     if args.dataset is None:
         raise UsageError("give a question set to evaluate (or --export-unhelpful FILE)")
-    if not args.dataset.is_file():
-        raise UsageError(f"no question set at {args.dataset}: give a SQuAD 2.0 JSON or JSONL file")
-    methods = METHODS if args.compare else (settings.retrieval,)
-    try:
-        results = run_eval(
-            args.dataset,
-            settings=settings,
-            methods=methods,
-            k=args.k,
-            limit=args.limit,
-            split=args.split,
-            progress=None if args.quiet else _Progress("embedding"),
-            embedder=args.embedder_factory(settings),
-        )
-    except ValueError as exc:  # the loaders say which line is wrong and how
-        raise QAError(f"cannot read {args.dataset}: {exc}") from exc
-    print(format_table({r.method: r.report for r in results}))
-    for per_format in filter(None, (format_per_format(r) for r in results)):
-        print()
-        print(per_format)
-    print()
-    print(format_trade_off(results[-1], threshold=AnswerSettings().calibration.threshold))
-    if args.json:
-        payload = {
-            "dataset": str(args.dataset),
-            "k": args.k,
-            "split": args.split,
-            "methods": {r.method: r.report.to_dict() for r in results},
-        }
-        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    if args.plot:
-        plot_recall(results, args.plot, k_max=args.k)
-    return 0
+    progress = None if args.quiet else _Progress
+    return run_eval_command(args, _settings(args), args.embedder_factory, progress)
 
 
 def _export_unhelpful(args: argparse.Namespace) -> int:
@@ -364,7 +324,8 @@ def _eval_parser(sub: Subparsers) -> None:
         "dataset",
         type=Path,
         nargs="?",
-        help="SQuAD 2.0 JSON (brings its own documents) or "
+        help="SQuAD 2.0 JSON (brings its own documents), a suite file (eval/suite.json: "
+        "several corpora, a table each and the macro average) or "
         "JSONL of {question, answers} / {question, unanswerable} lines",
     )
     p.add_argument("--compare", action="store_true", help="dense, BM25 and hybrid side by side")

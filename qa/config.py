@@ -47,9 +47,12 @@ class Settings(BaseSettings):
     max_question_batch: int = Field(default=32, ge=1, le=256)
     retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["rrf", "convex"] = "convex"
-    dense_weight: float = Field(default=0.35, ge=0.0, le=1.0)
+    # Fusion defaults chosen on the dev halves of eval/suite.json (eval/tune_fusion.py).
+    dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     # Hybrid convex fusion: the share of a chunk's best sentence in its score (0 turns it off).
     sentence_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    # Hybrid convex fusion: the weight of BM25 over each chunk's title and heading path.
+    heading_weight: float = Field(default=0.15, ge=0.0, le=1.0)
     # The longest question /ask and `qa ask` take (after trimming white space).
     max_question_chars: int = Field(default=2000, ge=1, le=100_000)
     # Exact search below this many chunks, an IVF index above (benchmarks/bench_scale.py).

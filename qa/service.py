@@ -159,6 +159,8 @@ class QAService:
             embedder=self.embedder, index=index, settings=self.retrieval_settings, evidence=evidence
         )
         _ = retriever.evidence
+        if self.retrieval_settings.heading_weight:
+            _ = retriever.headings
         self.retriever = retriever
 
     def ask(

@@ -9,6 +9,7 @@ import pytest
 
 from qa.config import Settings
 from qa.eval.runner import run_eval
+from qa.eval.suite import run_suite
 from tests.conftest import CORPUS
 from tests.conftest import run_qa as qa
 
@@ -124,3 +125,83 @@ def test_a_malformed_question_file_is_a_clear_error(tmp_path: Path) -> None:
     assert out.returncode == 1 and "line 1" in out.stderr and "Traceback" not in out.stderr
     missing = qa("eval", str(tmp_path / "none.jsonl"))
     assert missing.returncode == 1 and "no question set at" in missing.stderr
+
+
+def test_the_eval_command_runs_a_suite_a_table_per_corpus_and_the_macro(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "guide").mkdir(parents=True)
+    (docs / "guide" / "env.md").write_text(
+        "# Working with Environment Variables { #env }\n\nSet `CASE_INSENSITIVE=1` before "
+        "you run the program, and it matches words in any case.\n",
+        encoding="utf-8",
+    )
+    (docs / "files.md").write_text(
+        "# Reading a File\n\nThe program opens the file named by its second argument.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "q.jsonl").write_text(
+        '{"id": "a", "question": "How do I read an environment variable?", '
+        '"files": ["guide/env.md"]}\n'
+        '{"id": "b", "question": "Which argument names the file to open?", '
+        '"files": ["files.md"], "answers": ["second argument"]}\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "squad.json").write_text(json.dumps(SQUAD_LIKE), encoding="utf-8")
+    suite = tmp_path / "suite.json"
+    suite.write_text(
+        json.dumps(
+            {
+                "suite": [
+                    {"name": "tiny-squad", "questions": "squad.json"},
+                    {"name": "tiny-docs", "questions": "q.jsonl", "corpus": "docs"},
+                    {
+                        "name": "gone",
+                        "questions": "q.jsonl",
+                        "corpus": "nowhere",
+                        "optional": True,
+                        "hint": "Fetch it first.",
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    out = qa("eval", str(suite), "--quiet", "--json", str(tmp_path / "s.json"))
+    assert out.returncode == 0, out.stderr
+    assert "== tiny-squad" in out.stdout and "== tiny-docs" in out.stdout
+    rows = {r[0]: r for r in map(str.split, out.stdout.splitlines()) if r}
+    assert rows["tiny-docs"][1:] == ["2", "1.000", "1.000", "1.000"]
+    assert rows["macro"][:2] == ["macro", "average"]
+    assert "skipped gone:" in out.stdout and "Fetch it first." in out.stdout
+    data = json.loads((tmp_path / "s.json").read_text())
+    assert set(data["corpora"]) == {"tiny-squad", "tiny-docs"}
+    assert data["macro"]["hybrid"]["hit@1"] == 1.0
+    suite.write_text('{"suite": [{"name": "x", "questions": "q.jsonl", "corpus": "nowhere"}]}')
+    bad = qa("eval", str(suite), "--quiet")
+    assert bad.returncode == 1 and "nowhere does not exist" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def test_the_defaults_hold_on_the_suites_dev_halves(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """The defaults regression: SQuAD and the FastAPI docs, dev halves, default settings.
+    The floors sit a little under what eval/tune_fusion.py measured (README)."""
+    squad = SHARED / "datasets" / "squad2-dev-3articles.json"
+    fastapi = SHARED / "docs-corpus" / "fastapi"
+    if not (squad.is_file() and fastapi.is_dir()):
+        pytest.skip("the shared SQuAD slice or FastAPI docs are not beside this checkout")
+    suite = tmp_path / "suite.json"
+    questions = Path(__file__).resolve().parents[1] / "eval" / "fastapi-questions.jsonl"
+    entries = [
+        {"name": "squad", "questions": str(squad)},
+        {"name": "fastapi", "questions": str(questions), "corpus": str(fastapi)},
+    ]
+    suite.write_text(json.dumps({"suite": entries}), encoding="utf-8")
+    result = run_suite(
+        suite, settings=Settings(), methods=("hybrid",), embedder=embedder, split="dev"
+    )
+    squad_dev, docs_dev = result.reports["squad"]["hybrid"], result.reports["fastapi"]["hybrid"]
+    assert (squad_dev.hit_at_1 or 0) >= 0.88 and (squad_dev.mrr_at_10 or 0) >= 0.92
+    assert (docs_dev.hit_at_1 or 0) >= 0.85 and (docs_dev.mrr_at_10 or 0) >= 0.91

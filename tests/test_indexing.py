@@ -9,6 +9,7 @@ from qa.errors import IndexMismatchError
 from qa.ingest.chunking import ChunkSettings
 from qa.ingest.corpus import make_document, scan_corpus
 from qa.ingest.indexing import update_index
+from qa.search.fields import encoder_text
 from qa.search.index import Index
 from tests.conftest import FakeEmbedder
 
@@ -35,13 +36,16 @@ def test_incremental_update_embeds_only_what_changed(
         embedder=emb,
         settings=small_chunks,
     )
-    assert emb.encoded == ["Beta changed.", "Delta new."]
+    # The encoder reads each chunk after its heading context: here the document's title.
+    assert emb.encoded == ["b: Beta changed.", "d: Delta new."]
     assert (stats.added, stats.updated, stats.removed, stats.unchanged) == (1, 1, 1, 1)
     index = Index.load(tmp_path)
     assert sorted(index.documents) == ["a.md", "b.md", "d.md"]
     assert {c.doc_id for c in index.chunks} == {"a.md", "b.md", "d.md"}
     # Reused vectors are the very vectors a fresh build computes.
-    fresh = FakeEmbedder().encode([c.text for c in index.chunks])
+    fresh = FakeEmbedder().encode(
+        [encoder_text(index.documents[c.doc_id], c)[0] for c in index.chunks]
+    )
     assert np.allclose(index.vectors(list(range(len(index.chunks)))), fresh, atol=1e-6)
 
 

@@ -21,8 +21,12 @@ Loaders (every malformed input raises ValueError saying where and what)
     true}`, with optional `"id"` (default `"line-N"`), `"tags"` (list of
     strings), `"doc_id"` (the document that holds the answer: its id, or its
     file name, which matches the same file in any folder of a corpus) and
-    `"page"` (the 1-based page of that document the answer is on). Blank
-    lines are skipped; unknown keys are errors (they are usually typos).
+    `"page"` (the 1-based page of that document the answer is on), or
+    `"files"` (document-level gold: the files that answer it, as paths in the
+    corpus folder; a passage of any of them is relevant, and `answers` may
+    then be left out, as people ask documentation about sections rather than
+    for one string). Blank lines are skipped; unknown keys are errors (they
+    are usually typos).
     `load_dataset(path) -> (documents or None, questions)`: SQuAD when the file
     is one JSON object with "data" and "version" keys, JSONL otherwise.
 """
@@ -42,7 +46,9 @@ from qa.types import Document
 
 SQUAD_SOURCE = "SQuAD 2.0 dev"
 _PARAGRAPH_SEPARATOR = "\n\n"
-_JSONL_KEYS = frozenset({"id", "question", "answers", "unanswerable", "tags", "doc_id", "page"})
+_JSONL_KEYS = frozenset(
+    {"id", "question", "answers", "unanswerable", "tags", "doc_id", "page", "files"}
+)
 
 
 # ---------------------------------------------------------------- question sets
@@ -74,11 +80,15 @@ class EvalQuestion:
     tags: tuple[str, ...] = ()
     doc_id: str = ""  # the answer's document (id or file name), when the set names it
     page: int | None = None  # the answer's 1-based page in that document
+    # Document-level gold: the files (paths in the corpus) any passage of which answers it.
+    files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.question.strip():
             raise ValueError("a question must not be empty")
-        if self.unanswerable == bool(self.answers):
+        if self.files and self.unanswerable:
+            raise ValueError(f"question {self.question!r}: files that answer it, or unanswerable")
+        if not self.files and self.unanswerable == bool(self.answers):
             raise ValueError(
                 f"question {self.question!r}: give gold answers or mark it unanswerable, not both"
                 " or neither"
@@ -199,11 +209,17 @@ def _parse_jsonl_line(line: str, *, number: int) -> EvalQuestion:
     if not isinstance(question, str) or not question.strip():
         raise ValueError("'question' must be a non-empty string")
     answers = _string_list(record.get("answers", []), key="answers")
+    files = _string_list(record.get("files", []), key="files")
     unanswerable = record.get("unanswerable", False)
     if not isinstance(unanswerable, bool):
         raise ValueError("'unanswerable' must be true or false")
-    if unanswerable == bool(answers):
-        raise ValueError("give either a non-empty 'answers' list or \"unanswerable\": true")
+    if unanswerable and files:
+        raise ValueError("a question with 'files' that answer it is not unanswerable")
+    if not files and unanswerable == bool(answers):
+        raise ValueError(
+            "give either a non-empty 'answers' list (or the 'files' that answer it) or "
+            '"unanswerable": true'
+        )
     qid = record.get("id", f"line-{number}")
     if not isinstance(qid, str) or not qid.strip():
         raise ValueError("'id' must be a non-empty string")
@@ -217,6 +233,7 @@ def _parse_jsonl_line(line: str, *, number: int) -> EvalQuestion:
         unanswerable=unanswerable,
         qid=qid,
         tags=tuple(tags),
+        files=tuple(files),
     )
 
 

@@ -10,7 +10,9 @@ Relevance
     A chunk is a hit for a question with gold spans when it lies in a gold
     span's document, overlaps that span, and its text contains a gold answer;
     without gold spans (JSONL) when its text contains a gold answer (and, for
-    a question naming its `doc_id`, the chunk is in that document). "Contains"
+    a question naming its `doc_id`, the chunk is in that document); for a
+    question naming the `files` that answer it, when the chunk is in one of
+    them (and contains a gold answer, if it gives any). "Contains"
     compares case-folded text with runs of whitespace collapsed
     (`normalize_text`). A passage that stands for several sources (`also_in`)
     is a hit when one of them is. Unanswerable questions have no hits.
@@ -67,8 +69,17 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
     return any(needle and needle in haystack for needle in map(normalize_text, answers))
 
 
+def in_file(doc_id: str, name: str) -> bool:
+    """Whether `doc_id` is the corpus file `name` (a path, or a name in any folder)."""
+    return doc_id == name or doc_id.endswith("/" + name)
+
+
 def is_hit(chunk: Chunk, question: EvalQuestion) -> bool:
     """Whether a retrieved chunk answers the question (see the module docstring)."""
+    if question.files and not any(in_file(chunk.doc_id, f) for f in question.files):
+        return False
+    if question.files and not question.answers:
+        return True
     if not contains_answer(chunk.text, question.answers):
         return False
     if question.doc_id and not (
@@ -281,6 +292,7 @@ def summarize(records: Sequence[EvalRecord]) -> EvalReport:
     correct = [
         float(not r.abstained and answer_contains_gold(r.answer, r.question.answers))
         for r in answerable
+        if r.question.answers  # a question with only gold files has no answer text
     ]
     abstained = [r.abstained for r in records]
     impossible = [r.question.unanswerable for r in records]

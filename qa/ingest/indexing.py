@@ -16,6 +16,7 @@ from qa.ingest.corpus import CorpusScan, scan_corpus
 from qa.ingest.formats import EXTRACTION_VERSION, Limits
 from qa.ingest.originals import OriginalStore
 from qa.search.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
+from qa.search.fields import RETRIEVAL_TEXT_VERSION, encoder_text
 from qa.search.index import (
     Expectation,
     Index,
@@ -55,6 +56,8 @@ def chunking_identity(settings: ChunkSettings) -> dict[str, Any]:
         "splitter_version": SPLITTER_VERSION,
         "lexical_tokenizer": TOKENIZER_VERSION,
         "extraction_version": EXTRACTION_VERSION,
+        # What the encoder and BM25 read of a chunk (qa.search.fields): a change re-embeds.
+        "retrieval_text": RETRIEVAL_TEXT_VERSION,
     }
 
 
@@ -89,8 +92,9 @@ def build_index(
     }
     flat = [c for d in fresh for c in new_chunks[d.doc_id]]
     spans = chunk_sentence_spans(flat)
+    texts, shifted = _encoder_inputs(fresh, flat, spans)
     new_vectors, sentence_vectors = encode_with_spans(
-        embedder, [c.text for c in flat], spans, batch_size=batch_size, progress=progress
+        embedder, texts, shifted, batch_size=batch_size, progress=progress
     )
     dim = embedder.identity.dimension
     fresh_sentences = SentenceTable.from_chunks(flat, spans, sentence_vectors, dim)
@@ -108,6 +112,21 @@ def build_index(
     )
     stats = _stats(ordered, fresh, old_docs, chunks=len(chunks), embedded=len(flat))
     return index, replace(stats, seconds=time.perf_counter() - started)
+
+
+def _encoder_inputs(
+    fresh: Sequence[Document], chunks: Sequence[Chunk], spans: Sequence[Sequence[tuple[int, int]]]
+) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """What the encoder reads of each chunk (its heading context, then its prose: see
+    qa.search.fields) and the chunk's sentence spans shifted past the prefix."""
+    by_id = {d.doc_id: d for d in fresh}
+    texts: list[str] = []
+    shifted: list[list[tuple[int, int]]] = []
+    for chunk, chunk_spans in zip(chunks, spans, strict=True):
+        text, offset = encoder_text(by_id[chunk.doc_id], chunk)
+        texts.append(text)
+        shifted.append([(a + offset, b + offset) for a, b in chunk_spans])
+    return texts, shifted
 
 
 def _sentences(

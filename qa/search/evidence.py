@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from qa.search.fields import prose
 from qa.search.index import Index
 from qa.search.lexical import LexicalIndex
 
@@ -52,7 +53,7 @@ class SentenceEvidence:
         self.rows = sentence_rows_of_chunks(
             table.keys, [(c.doc_id, c.start, c.end) for c in index.chunks]
         )
-        texts = [index.documents[d].text[a:b] for d, a, b in table.keys]
+        texts = [prose(index.documents[d].text[a:b]) for d, a, b in table.keys]
         self.lexical = LexicalIndex.build(texts)
 
     @property

@@ -32,6 +32,7 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from qa.search.fields import prose
 from qa.search.lexical import FILES as LEXICAL_FILES
 from qa.search.lexical import LexicalIndex
 from qa.search.sentences import FILES as SENTENCE_FILES
@@ -200,7 +201,7 @@ class Index:
             index_type=kind,
             index_params=params,
         )
-        lexical = LexicalIndex.build([c.text for c in chunks])
+        lexical = LexicalIndex.build([prose(c.text) for c in chunks])
         return cls(
             vectors=flat,
             lexical=lexical,

@@ -17,6 +17,7 @@ import numpy as np
 from qa.config import Settings
 from qa.search.embedding import Embedder
 from qa.search.evidence import SentenceEvidence
+from qa.search.fields import HeadingField
 from qa.search.filters import matches
 from qa.search.index import Index
 from qa.types import Chunk, Passage, Scores
@@ -29,12 +30,17 @@ Fusion = Literal["rrf", "convex"]
 class RetrievalSettings:
     method: Method = "hybrid"
     fusion: Fusion = "convex"
-    # Chosen on SQuAD dev questions (eval/fit_confidence.py): convex beat RRF there.
-    dense_weight: float = 0.35  # convex fusion: the dense share of the chunk's own score
+    # Convex beat RRF on SQuAD dev questions. The three weights below were chosen together
+    # on the macro average of the dev halves of eval/suite.json (SQuAD, FastAPI docs, the
+    # real PDF/HTML/Word chapters, the Rust book): eval/tune_fusion.py, README.
+    dense_weight: float = 0.4  # convex fusion: the dense share of the chunk's own score
     # The best sentence's share of the fused score, and the dense share within it
     # (SQuAD dev: hit@1 0.833 -> 0.912, MRR@10 0.896 -> 0.948; see qa/search/evidence.py).
     sentence_weight: float = 0.7
     sentence_dense_share: float = 0.6
+    # The share of BM25 over the chunk's title and heading path (qa.search.fields), added
+    # to the fused score of hybrid convex search; 0 turns it off.
+    heading_weight: float = 0.15
     rrf_k: int = 60  # reciprocal-rank fusion: the usual damping constant
     candidates: int = 50  # taken from each side before fusion
 
@@ -88,9 +94,11 @@ def fuse(
     lexical: np.ndarray,
     settings: RetrievalSettings,
     sentence: np.ndarray | None = None,
+    heading: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fused scores for candidates whose dense and BM25 scores are both known, and,
-    in hybrid search, the best-sentence evidence of each (see `best_sentence`)."""
+    in hybrid search, the best-sentence evidence of each (see `best_sentence`) and the
+    BM25 score of each one's heading context (`HeadingField`), with its own weight."""
     if settings.method == "dense":
         return dense.astype(np.float32)
     if settings.method == "lexical":
@@ -102,10 +110,13 @@ def fuse(
         return fused.astype(np.float32)
     w = settings.dense_weight
     own = w * minmax(dense) + (1 - w) * minmax(lexical)
-    if sentence is None or not len(sentence):
-        return own.astype(np.float32)
-    s = settings.sentence_weight
-    return ((1 - s) * own + s * minmax(sentence)).astype(np.float32)
+    fused = own
+    if sentence is not None and len(sentence):
+        s = settings.sentence_weight
+        fused = (1 - s) * own + s * minmax(sentence)
+    if heading is not None and len(heading) and settings.heading_weight:
+        fused = fused + settings.heading_weight * minmax(heading)
+    return fused.astype(np.float32)
 
 
 def select(
@@ -139,6 +150,7 @@ class Ranked:
     lexical: np.ndarray
     fused: np.ndarray
     sentence: np.ndarray | None = None
+    heading: np.ndarray | None = None
 
 
 class Retriever:
@@ -156,6 +168,14 @@ class Retriever:
         self.index = index
         self.settings = settings or RetrievalSettings()
         self._evidence = evidence
+        self._headings: HeadingField | None = None
+
+    @property
+    def headings(self) -> HeadingField:
+        """BM25 over the chunks' title and heading paths, built on first use."""
+        if self._headings is None:
+            self._headings = HeadingField(self.index.documents, self.index.chunks)
+        return self._headings
 
     @property
     def evidence(self) -> SentenceEvidence:
@@ -203,15 +223,26 @@ class Retriever:
             mask = np.zeros(len(index.chunks), dtype=bool)
             mask[allowed] = True
         bm25 = index.lexical.scores(text, mask)
-        top = np.argpartition(-bm25, min(depth, len(bm25)) - 1)[:depth] if len(bm25) else bm25
-        lexical_rows = top[bm25[top] > 0] if len(bm25) else top.astype(np.int64)
-        rows = np.unique(
-            np.concatenate([dense_rows[0][dense_rows[0] >= 0], lexical_rows.astype(np.int64)])
-        )
+        heads = self.heading_scores(text, mask)
+        found = [dense_rows[0][dense_rows[0] >= 0].astype(np.int64), _top(bm25, depth)]
+        if heads is not None:  # the best-titled sections are candidates too
+            found.append(_top(heads, max(1, depth // 5)))
+        rows = np.unique(np.concatenate(found))
         dense = index.vectors(rows.tolist()) @ vector if len(rows) else np.zeros(0, np.float32)
         lexical = bm25[rows] if len(rows) else np.zeros(0, np.float32)
+        heading = heads[rows] if heads is not None else None
         sentence = self.sentence_evidence(rows, text, vector)
-        return Ranked(rows, dense, lexical, fuse(dense, lexical, self.settings, sentence), sentence)
+        fused = fuse(dense, lexical, self.settings, sentence, heading)
+        return Ranked(rows, dense, lexical, fused, sentence, heading)
+
+    def heading_scores(self, text: str, mask: np.ndarray | None) -> np.ndarray | None:
+        settings = self.settings
+        if settings.method != "hybrid" or settings.fusion != "convex":
+            return None
+        if not settings.heading_weight or not len(self.index.chunks):
+            return None
+        scores = self.headings.scores(text)
+        return scores if mask is None else np.where(mask, scores, 0.0).astype(np.float32)
 
     def sentence_evidence(
         self, rows: np.ndarray, text: str, vector: np.ndarray
@@ -258,10 +289,19 @@ class Retriever:
         return out
 
 
+def _top(scores: np.ndarray, depth: int) -> np.ndarray:
+    """The rows of the `depth` highest positive scores, in no order."""
+    if not len(scores):
+        return np.zeros(0, np.int64)
+    top = np.argpartition(-scores, min(depth, len(scores)) - 1)[:depth]
+    return top[scores[top] > 0].astype(np.int64)
+
+
 def retrieval_settings(settings: Settings) -> RetrievalSettings:
     return RetrievalSettings(
         method=settings.retrieval,
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         sentence_weight=settings.sentence_weight,
+        heading_weight=settings.heading_weight,
     )

@@ -22,7 +22,8 @@ from typing import Any
 
 from qa.types import PageRange, Section
 
-EXTRACTION_VERSION = 1
+# 2: Markdown headings without markup, setext headings, the first heading as the title.
+EXTRACTION_VERSION = 2
 
 #: File suffix to format name. `.md`/`.txt` are the text formats (front matter allowed).
 FORMATS: Mapping[str, str] = {

@@ -2,7 +2,10 @@
 
 The body after the front matter is the document text exactly (no normalisation), so
 documents indexed before other formats existed keep their text, hash and offsets.
-Markdown's ATX headings (`## Title`) outside code fences are its sections.
+Markdown's ATX (`## Title`) and setext (a line underlined with `===` or `---`) headings
+outside code fences are its sections, their titles without MkDocs attribute lists
+(`{ #anchor }`) or inline markup; a Markdown file whose front matter names no title takes
+the first heading's.
 """
 
 from __future__ import annotations
@@ -22,6 +25,18 @@ MAX_FRONT_MATTER_EVENTS = 10_000
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*\r?$", re.M)
 _FENCE = re.compile(r"^ {0,3}(```|~~~)", re.M)
+# A paragraph line underlined by === (level 1) or --- (level 2), after a blank line or a
+# heading: a "---" under a list item or a table is not a heading.
+_SETEXT = re.compile(
+    r"(?:\A|\n[ \t]*\n)( {0,3}(?![-*+>#|] |\d+[.)] )[^\s|][^\n]*?)[ \t]*\r?\n"
+    r" {0,3}(=+|-+)[ \t]*\r?$",
+    re.M,
+)
+# Markup inside a heading's text that is not its title: `{ #anchor }` attribute lists,
+# inline code ticks, emphasis, links' targets, HTML tags.
+_ATTRS = re.compile(r"\s*\{\s*[:#.][^}]*\}\s*$")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
 
 
 def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
@@ -71,14 +86,31 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def heading_title(raw: str) -> str:
+    """A heading's words without the markup around them: "Run it `fastapi dev` { #run }"
+    is "Run it fastapi dev"."""
+    text = _TAG.sub("", _LINK.sub(r"\1", _ATTRS.sub("", raw)))
+    return " ".join(text.replace("`", "").replace("**", "").split())
+
+
 def markdown_sections(text: str) -> tuple[Section, ...]:
-    """ATX headings outside fenced code blocks, at the offset of their title text."""
+    """ATX and setext headings outside fenced code blocks, at the offset of their title
+    text, titled without markup (`heading_title`)."""
     fences = [m.start() for m in _FENCE.finditer(text)]
-    sections: list[Section] = []
-    for match in _ATX.finditer(text):
-        inside_fence = bisect.bisect_left(fences, match.start()) % 2 == 1
-        if not inside_fence:
-            sections.append(Section(match.start(2), len(match.group(1)), match.group(2)))
+
+    def outside(at: int) -> bool:
+        return bisect.bisect_left(fences, at) % 2 == 0
+
+    found = [
+        (m.start(2), len(m.group(1)), m.group(2)) for m in _ATX.finditer(text) if outside(m.start())
+    ]
+    for m in _SETEXT.finditer(text):
+        start = m.start(1) + len(m.group(1)) - len(m.group(1).lstrip())
+        if outside(start) and not _ATX.match(m.group(1).strip()):
+            found.append((start, 1 if m.group(2)[0] == "=" else 2, m.group(1).strip()))
+    sections = [
+        Section(a, level, t) for a, level, raw in sorted(found) if (t := heading_title(raw))
+    ]
     return tuple(sections)
 
 
@@ -93,7 +125,10 @@ def parse_text(raw: str, *, fmt: str) -> Extracted:
     """Decoded file content to its body, metadata and (Markdown) headings."""
     metadata, body = split_front_matter(raw)
     sections = markdown_sections(body) if fmt == "markdown" else ()
-    return Extracted(format=fmt, text=body, metadata=metadata, sections=sections)
+    # The page's own name: front matter's title wins (the caller reads it from metadata),
+    # else the first heading, which names a Markdown page better than its file name.
+    title = None if metadata.get("title") or not sections else sections[0].title
+    return Extracted(format=fmt, text=body, title=title, metadata=metadata, sections=sections)
 
 
 def extract(data: bytes, *, limits: Limits, fmt: str) -> Extracted:

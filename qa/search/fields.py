@@ -1,0 +1,109 @@
+"""What retrieval reads of a chunk besides its exact text: its prose, and its place.
+
+- `prose(text)`: the text with markup that is not words blanked out (HTML comments and
+  tags, MkDocs `{ #anchor }` attribute lists and `{* include *}` lines, admonition
+  markers such as `/// tip` or `!!! note`, code fence lines, link targets). Every blanked
+  character becomes a space (newlines stay), so the result has the length and the line
+  structure of the text and every offset into it means the same: sentence spans pooled
+  from the encoder's tokens and citations stay exact, since only what the model and BM25
+  read changes, never `Chunk.text` or the document text.
+- `heading_context(document, offset)`: "Title > Heading > Subheading", the document's
+  title and `Document.heading_path_at(offset)`, the one place structure comes from.
+- `encoder_text(document, chunk)`: what the encoder sees of a chunk: its heading context
+  as a prefix ("Title > Heading: ") and its prose; and the prefix's length, by which the
+  chunk's spans shift.
+- `HeadingField`: BM25 over each chunk's heading context, a field of its own with its
+  own weight in the fused score (qa.search.retrieval), so a question that names a section
+  ("How do I read an environment variable?") finds the section titled so.
+
+A change here changes the vectors and the BM25 rows: bump `RETRIEVAL_TEXT_VERSION`, which
+the index manifest records so an old index asks for a rebuild.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from qa.search.lexical import LexicalIndex
+from qa.types import Chunk, Document
+
+RETRIEVAL_TEXT_VERSION = 1
+
+# The prefix is cut to this many characters (about 30 tokens), so that a chunk of the
+# largest size still fits the model's window with its prefix.
+MAX_CONTEXT_CHARS = 120
+
+_MARKUP = re.compile(
+    "|".join(
+        (
+            r"<!--.*?(?:-->|\Z)",  # HTML comments, across lines
+            # HTML tags; not "a < b > c" nor generics such as Vec<String>, glued to a word
+            r"(?<![\w:])<[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>",
+            r"</[A-Za-z][\w:-]*\s*>",  # closing tags, glued or not
+            r"&(?:[A-Za-z]+|#\d+);",  # HTML entities
+            r"\{\*[^\n]*?\*\}",  # {* ../../docs_src/app.py hl[3] *}: MkDocs includes
+            r"\{\s*[:#.][^{}\n]*\}",  # { #anchor } and { .class } attribute lists
+            r"^[ \t]*(?:///|!!!|\?\?\?\+?)[ \t]*[\w-]*(?:[ \t]*\|)?",  # admonitions
+            r"^[ \t]*(?:```|~~~)[^\n]*$",  # code fence lines and their info strings
+            r"(?<=\])\([^()\s]*(?:\s+\"[^\"\n]*\")?\)",  # [text](target "title"): the target
+        )
+    ),
+    re.S | re.M,
+)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match.group(0))
+
+
+def prose(text: str) -> str:
+    """`text` with its non-prose markup blanked: same length, same line breaks."""
+    return _MARKUP.sub(_blank, text)
+
+
+def heading_context(document: Document, offset: int) -> str:
+    """The document's title and the headings `offset` sits under, outermost first,
+    joined by " > " (the first heading is left out where it repeats the title)."""
+    path = list(document.heading_path_at(offset))
+    title = document.title.strip()
+    if path and title and path[0].strip().casefold() == title.casefold():
+        path = path[1:]
+    return " > ".join(p for p in (title, *path) if p.strip())
+
+
+def chunk_context(document: Document, chunk: Chunk) -> str:
+    """The heading context of a chunk, taken where its words start: a chunk that opens
+    with "# Title" sits under Title (whose section starts after the marker)."""
+    return heading_context(
+        document, chunk.start + len(chunk.text) - len(chunk.text.lstrip("# \t\r\n"))
+    )
+
+
+def encoder_text(document: Document, chunk: Chunk) -> tuple[str, int]:
+    """What the encoder reads of `chunk` and the length of the prefix before its prose."""
+    context = chunk_context(document, chunk)[:MAX_CONTEXT_CHARS].strip()
+    prefix = f"{context}: " if context else ""
+    return prefix + prose(chunk.text), len(prefix)
+
+
+class HeadingField:
+    """BM25 over the chunks' heading contexts: each distinct context is one row, so a
+    long section's chunks share one row and its score."""
+
+    def __init__(self, documents: dict[str, Document], chunks: Sequence[Chunk]) -> None:
+        rows: dict[str, int] = {}
+        owner = np.zeros(len(chunks), dtype=np.int64)
+        for i, chunk in enumerate(chunks):
+            context = chunk_context(documents[chunk.doc_id], chunk)
+            owner[i] = rows.setdefault(context, len(rows))
+        self._owner = owner
+        self.lexical = LexicalIndex.build(list(rows))
+
+    def scores(self, query: str) -> np.ndarray:
+        """The BM25 score of each chunk's heading context for `query`."""
+        if not len(self._owner):
+            return np.zeros(0, dtype=np.float32)
+        return self.lexical.scores(query)[self._owner]
