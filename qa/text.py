@@ -21,8 +21,10 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st gen col lt sgt capt maj cmdr adm gov sen rep jr sr vs etc "
     "no nos fig vol inc ltd co corp dept approx est e.g i.e cf al".split()
 )
-# A full stop (or ! ? …) with optional closing quotes/brackets, followed by white space.
-_SPACED_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+# A full stop (or ! ? …) with optional closing quotes/brackets, followed by white space,
+# but not by the " · " between the cells of a sheet's row: "Operator: ? · Explanation:
+# Error propagation" is one row, so one sentence, whatever its cells end with.
+_SPACED_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)(?![^\S\n]*·)")
 # "leadership.Minister" or "days.15 soldiers": news text often drops the space.
 _GLUED_END = re.compile(r"(?<=[a-z]{2}[.!?])[\"'”’)\]]*(?=[A-Z0-9“\"])")
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n|\n(?=[ \t]*(?:#{1,6} |[-*+] |\d+[.)] ))")

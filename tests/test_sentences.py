@@ -71,3 +71,16 @@ def test_missing_sentence_vectors_fall_back_to_the_model(tmp_path: Path) -> None
     result = service.ask("Who leads the mission?", k=2)
     assert len(emb.encoded) > 1  # the question and then the candidate sentences
     assert result.passages
+
+
+def test_a_sheet_rows_cells_stay_one_sentence_whatever_they_end_with() -> None:
+    from qa.text import split_sentences
+
+    text = "Operator: ? · Explanation: Error propagation\n\nOperator: ! · Explanation: Never. Ends."
+    got = [text[s.start : s.end] for s in split_sentences(text)]
+    # The " · " between cells is no sentence break; a full stop inside a cell still is.
+    assert got == [
+        "Operator: ? · Explanation: Error propagation",
+        "Operator: ! · Explanation: Never.",
+        "Ends.",
+    ]

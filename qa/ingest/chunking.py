@@ -23,7 +23,8 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # Version of the splitting rules (the sentence rules in qa.text, the packing below);
 # stored in the index manifest so a change of rules asks for a rebuild instead of
 # mixing two chunkings.
-SPLITTER_VERSION = 2  # 2: headings, captions and file names end at their line; label runs
+SPLITTER_VERSION = 3  # 2: headings, captions and file names end at their line; label runs
+# 3: a sheet row's cells (" · ") stay one sentence
 # Formats whose documents are chunked section by section (see chunk_document).
 SECTIONED_FORMATS = frozenset({"html", "docx"})
 SECTIONED_FORMATS |= {"epub", "eml", "xlsx", "csv", "tsv"}  # chapters, sheets (qa.ingest.formats)
