@@ -60,6 +60,12 @@ function citedPage(span) {
   return Number.isInteger(page) && page > 0 ? page : null;
 }
 
+/** What a page is called where a span is cited: a slide deck's pages are its slides. */
+function pageWords(span) {
+  const slides = span && /\.pptx$/i.test(String(span.doc_id || ""));
+  return slides ? { short: "slide", long: "slide" } : { short: "p.", long: "page" };
+}
+
 /** The heading a cited span sits under (HTML, Word, Markdown), or "". */
 function citedSection(span) {
   return span && typeof span.section === "string" ? span.section.trim() : "";
@@ -72,14 +78,15 @@ function citedSection(span) {
 export function whereNodes(span, link) {
   const page = citedPage(span);
   const section = citedSection(span);
+  const words = pageWords(span);
   const nodes = [];
   if (page && link) {
     nodes.push(h("a", {
       className: "cite-page", href: link.hash, "data-citation": "",
-      "aria-label": `Open page ${page} of ${link.title} with the passage highlighted`,
-    }, `p. ${page}`));
+      "aria-label": `Open ${words.long} ${page} of ${link.title} with the passage highlighted`,
+    }, `${words.short} ${page}`));
   } else if (page) {
-    nodes.push(h("span", { className: "cite-page" }, `p. ${page}`));
+    nodes.push(h("span", { className: "cite-page" }, `${words.short} ${page}`));
   }
   if (page && section) nodes.push(h("span", { className: "meta-sep", "aria-hidden": "true" }, "·"));
   if (section) nodes.push(h("span", { className: "cite-section" }, section));
@@ -90,5 +97,5 @@ export function whereNodes(span, link) {
 export function whereLabel(span) {
   const page = citedPage(span);
   const section = citedSection(span);
-  return (page ? `, page ${page}` : "") + (section ? `, section “${section}”` : "");
+  return (page ? `, ${pageWords(span).long} ${page}` : "") + (section ? `, section “${section}”` : "");
 }
