@@ -24,6 +24,7 @@ from typing import Any
 from qa.config import Settings
 from qa.errors import CorpusError
 from qa.ingest.formats import TEXT_FORMATS, Extracted, Limits, format_of, supported_suffixes
+from qa.ingest.formats.ocr import parse_languages
 from qa.ingest.formats.text import FRONT_MATTER as _FRONT_MATTER
 from qa.ingest.formats.text import (
     MAX_METADATA_DEPTH,
@@ -143,7 +144,12 @@ def read_document(
 
 
 def extraction_limits(settings: Settings) -> Limits:
-    return Limits(max_file_bytes=settings.max_file_bytes, timeout_s=settings.extract_timeout_s)
+    return Limits(
+        max_file_bytes=settings.max_file_bytes,
+        timeout_s=settings.extract_timeout_s,
+        ocr=settings.ocr,
+        ocr_languages=parse_languages(settings.ocr_languages),
+    )
 
 
 def _candidate_files(root: Path) -> Iterator[Path]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from qa.types import PageRange, Section
 
-EXTRACTION_VERSION = 1
+EXTRACTION_VERSION = 2  # 2: OCR of scanned PDF pages and images
 
 #: File suffix to format name. `.md`/`.txt` are the text formats (front matter allowed).
 FORMATS: Mapping[str, str] = {
@@ -32,6 +32,11 @@ FORMATS: Mapping[str, str] = {
     ".html": "html",
     ".htm": "html",
     ".docx": "docx",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
 }
 TEXT_FORMATS = frozenset({"markdown", "text"})
 #: Media type of each format's original file, for serving it back.
@@ -41,6 +46,9 @@ MEDIA_TYPES: Mapping[str, str] = {
     "pdf": "application/pdf",
     "html": "text/html; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "tiff": "image/tiff",
 }
 _MODULES: Mapping[str, str] = {
     "markdown": "qa.ingest.formats.text",
@@ -48,7 +56,12 @@ _MODULES: Mapping[str, str] = {
     "pdf": "qa.ingest.formats.pdf",
     "html": "qa.ingest.formats.html",
     "docx": "qa.ingest.formats.docx",
+    "png": "qa.ingest.formats.image",
+    "jpeg": "qa.ingest.formats.image",
+    "tiff": "qa.ingest.formats.image",
 }
+#: Formats read only by OCR (qa.ingest.formats.ocr); PDF pages without a text layer too.
+IMAGE_FORMATS = frozenset({"png", "jpeg", "tiff"})
 
 
 @dataclass(frozen=True)
@@ -65,12 +78,15 @@ class Extracted:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one file: its size, what a zip may inflate to, pages, and time."""
+    """Bounds on one file: its size, what a zip may inflate to, pages, and time (per
+    file, and per page read by OCR); and whether OCR runs, in which languages."""
 
     max_file_bytes: int = 50 << 20
     max_inflated_bytes: int = 200 << 20
     max_pages: int = 5000
     timeout_s: float = 60.0
+    ocr: bool = True
+    ocr_languages: tuple[str, ...] = ("eng",)
 
 
 def format_of(doc_id: str) -> str | None:
@@ -93,8 +109,17 @@ def extract(data: bytes, doc_id: str, *, limits: Limits = Limits()) -> Extracted
             f"it is {len(data):,} bytes, over the limit of {limits.max_file_bytes:,} "
             "(QA_MAX_FILE_BYTES)"
         )
-    module = importlib.import_module(_MODULES[fmt])
-    result: Extracted = module.extract(data, limits=limits, fmt=fmt)
+    result: Extracted = _module(fmt).extract(data, limits=limits, fmt=fmt)
     if not result.text.strip():
         raise ValueError("it has no text")
     return result
+
+
+def _module(fmt: str) -> Any:
+    return importlib.import_module(_MODULES[fmt])
+
+
+def render_page(fmt: str, data: bytes, **arguments: Any) -> bytes:
+    """PNG of a page of a paged format's file (the format module's `render_page`)."""
+    png: bytes = _module(fmt).render_page(data, **arguments)
+    return png

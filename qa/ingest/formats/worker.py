@@ -15,7 +15,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from qa.ingest.formats import TEXT_FORMATS, Extracted, Limits, extract, format_of
+from qa.ingest.formats import TEXT_FORMATS, Extracted, Limits, extract, format_of, render_page
 
 START_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_BYTES = 2 << 30
@@ -27,6 +27,10 @@ def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    from qa.ingest.formats import ocr
+
+    # Each page OCR reads restarts the parent's clock (the limit is per file and per page).
+    ocr.on_page(lambda: conn.send(("progress", None)))
     conn.send(("ready", None))
     while True:
         try:
@@ -38,9 +42,7 @@ def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
 
 def _run(job: str, arguments: dict[str, Any], limits: Limits) -> Any:
     if job == "render":
-        from qa.ingest.formats.pdf import render_page
-
-        return render_page(**arguments)
+        return render_page(**arguments, limits=limits)
     return extract(arguments["data"], arguments["doc_id"], limits=limits)
 
 
@@ -90,9 +92,11 @@ class ExtractionWorker:
         span: tuple[int, int],
         hyphenated: frozenset[str],
         timeout_s: float | None = None,
+        fmt: str = "pdf",
     ) -> bytes:
-        """PNG of a PDF page with `span` highlighted (see qa.ingest.formats.pdf.render_page)."""
+        """PNG of a page (PDF, image) with `span` highlighted (see the format's render_page)."""
         arguments = {
+            "fmt": fmt,
             "data": data,
             "page": page,
             "page_text": page_text,
@@ -114,14 +118,18 @@ class ExtractionWorker:
         limit = self.limits.timeout_s if timeout_s is None else timeout_s
         conn = self._connection()
         conn.send((job, arguments))
-        if not conn.poll(limit):
-            self.close()
-            raise ValueError(f"{doing} took longer than {limit:g} s (QA_EXTRACT_TIMEOUT_S)")
-        try:
-            status, value = conn.recv()
-        except (EOFError, OSError):
-            self.close()
-            raise ValueError(f"{doing} crashed the reader (a damaged or hostile file?)") from None
+        status = "progress"
+        while status == "progress":  # a page read by OCR: its own time limit starts
+            if not conn.poll(limit):
+                self.close()
+                raise ValueError(f"{doing} took longer than {limit:g} s (QA_EXTRACT_TIMEOUT_S)")
+            try:
+                status, value = conn.recv()
+            except (EOFError, OSError):
+                self.close()
+                raise ValueError(
+                    f"{doing} crashed the reader (a damaged or hostile file?)"
+                ) from None
         if status != "ok":
             raise ValueError(str(value))
         return value
