@@ -57,6 +57,12 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     QA_CORPUS_DIR=/app/corpus \
     QA_INDEX_DIR=/app/index
 
+# Tesseract reads scanned PDF pages and images (English; add tesseract-ocr-LANG packages
+# for QA_OCR_LANGUAGES).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --system --no-log-init --uid 10001 --user-group --create-home qa \
     && install -d -o qa -g qa /app /app/corpus /app/index
 

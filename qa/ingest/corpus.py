@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import queue
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ __all__ = [
     "check_front_matter_shape",
     "content_hash",
     "document_from",
+    "available_cores",
     "extraction_limits",
     "make_document",
     "parse_document",
@@ -178,55 +182,95 @@ def check_corpus_folder(root: Path) -> None:
         raise CorpusError(f"corpus path {root} is not a folder")
 
 
+def available_cores() -> int:
+    """The CPUs this process may run on (a container's share, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def scan_corpus(
     root: Path,
     *,
     known: Mapping[str, Document] | None = None,
     limits: Limits | None = None,
     worker: ExtractionWorker | None = None,
+    processes: int | None = None,
 ) -> CorpusScan:
     """Read every supported document under `root`, collecting a reason for the rest.
 
     `known` (the documents of the index being updated) lets unchanged files be reused.
+    Files are read by `processes` extraction children at once (default: one per core;
+    each starts only when a file needs it), so OCR, the slow step, uses every core; with
+    a `worker`, by that one child. The result is in file order either way.
     """
     check_corpus_folder(root)
     scan = CorpusScan()
-    reader = worker or ExtractionWorker(limits=limits or Limits())
+    files = [(path, path.relative_to(root).as_posix()) for path in _candidate_files(root)]
+    if worker is not None:
+        readers = [worker]
+    else:
+        count = max(1, min(processes or available_cores(), len(files)))
+        readers = [ExtractionWorker(limits=limits or Limits()) for _ in range(count)]
     try:
-        for path in _candidate_files(root):
-            _scan_one(scan, path, path.relative_to(root).as_posix(), reader, known or {})
+        outcomes = _read_all(files, readers, known or {})
     finally:
         if worker is None:
-            reader.close()
+            for reader in readers:
+                reader.close()
+    for (_, doc_id), outcome in zip(files, outcomes, strict=True):
+        if isinstance(outcome, str):
+            scan.skipped[doc_id] = outcome
+            continue
+        doc, reused, reason = outcome
+        if reason:
+            scan.skipped[doc_id] = reason
+        scan.documents.append(doc)
+        scan.reused += reused
     scan.warnings = [f"skipped {doc_id}: {reason}" for doc_id, reason in scan.skipped.items()]
     for message in scan.warnings:
         log.warning(message)
     return scan
 
 
-def _scan_one(
-    scan: CorpusScan,
-    path: Path,
-    doc_id: str,
-    worker: ExtractionWorker,
-    known: Mapping[str, Document],
-) -> None:
+#: A file's outcome: its reason when skipped, else (document, reused, a kept-version note).
+_Outcome = str | tuple[Document, bool, str]
+
+
+def _read_all(
+    files: list[tuple[Path, str]], readers: list[ExtractionWorker], known: Mapping[str, Document]
+) -> list[_Outcome]:
+    if len(readers) == 1:
+        return [_read_one(path, doc_id, readers[0], known) for path, doc_id in files]
+    idle: queue.SimpleQueue[ExtractionWorker] = queue.SimpleQueue()
+    for reader in readers:
+        idle.put(reader)
+
+    def read(item: tuple[Path, str]) -> _Outcome:
+        reader = idle.get()
+        try:
+            return _read_one(item[0], item[1], reader, known)
+        finally:
+            idle.put(reader)
+
+    with ThreadPoolExecutor(max_workers=len(readers), thread_name_prefix="qa-read") as pool:
+        return list(pool.map(read, files))
+
+
+def _read_one(
+    path: Path, doc_id: str, worker: ExtractionWorker, known: Mapping[str, Document]
+) -> _Outcome:
     if format_of(doc_id) is None:
-        scan.skipped[doc_id] = f"only {supported_suffixes()} files are read"
-        return
+        return f"only {supported_suffixes()} files are read"
+    previous = known.get(doc_id)
     try:
         doc, reused = read_document(
-            _read_bytes(path, worker.limits), doc_id, worker=worker, known=known.get(doc_id)
+            _read_bytes(path, worker.limits), doc_id, worker=worker, known=previous
         )
     except (ValueError, OSError) as exc:
-        previous = known.get(doc_id)
         if previous is None:
-            scan.skipped[doc_id] = str(exc)
-            return
+            return str(exc)
         # A file that read before and fails now (a time-out on a busy machine, a half-
         # copied file) keeps its indexed version rather than vanish from the index.
-        scan.skipped[doc_id] = f"{exc}; the version indexed before is kept"
-        doc = previous
-        reused = True
-    scan.documents.append(doc)
-    scan.reused += reused
+        return previous, True, f"{exc}; the version indexed before is kept"
+    return doc, reused, ""
