@@ -202,9 +202,13 @@ def render_page(
         textpage = pdf_page.get_textpage()
         raw = str(textpage.get_text_range())
         width, height = pdf_page.get_size()
-        if needs_ocr(pdf, page - 1, raw) and span[0] < span[1]:
+        if needs_ocr(pdf, page - 1, raw):
             size = (width, height)
-            boxes = _ocr_boxes(pdf, page - 1, page_text, span, hyphenated, limits, size)
+            boxes = (
+                _ocr_boxes(pdf, page - 1, page_text, span, hyphenated, limits, size)
+                if span[0] < span[1]
+                else []
+            )
         else:
             indices = char_indices(raw, page_text, hyphenated)
             boxes = _boxes(textpage, indices[span[0] : span[1]])
