@@ -175,7 +175,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.answer.selection import AnswerSettings
     from qa.eval.report import format_table
-    from qa.eval.runner import METHODS, format_trade_off, plot_recall, run_eval
+    from qa.eval.runner import METHODS, format_by_format, format_trade_off, plot_recall, run_eval
 
     settings = _settings(args)
     if not args.dataset.is_file():
@@ -196,6 +196,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise QAError(f"cannot read {args.dataset}: {exc}") from exc
     print(format_table({r.method: r.report for r in results}))
     print()
+    if by_format := format_by_format(results[-1]):
+        print(by_format)
+        print()
     print(format_trade_off(results[-1], threshold=AnswerSettings().calibration.threshold))
     if args.json:
         payload = {

@@ -6,6 +6,7 @@ import pytest
 
 from qa.errors import CorpusError
 from qa.ingest.corpus import parse_document, scan_corpus, split_front_matter
+from qa.ingest.formats import supported_suffixes
 from tests.conftest import CORPUS, SHARED
 
 
@@ -40,7 +41,7 @@ def test_scan_reads_md_and_txt_and_warns_about_the_rest(tmp_path: Path) -> None:
     (tmp_path / "sub" / "a.md").write_text("---\ntitle: A\n---\nAlpha text.", encoding="utf-8")
     (tmp_path / "b.txt").write_bytes("\ufeffBeta text.".encode())
     (tmp_path / "c.pdf").write_bytes(b"%PDF-1.4")
-    (tmp_path / "d.xlsx").write_bytes(b"PK")
+    (tmp_path / "d.odt").write_bytes(b"PK")
     (tmp_path / "empty.md").write_text("---\ntitle: E\n---\n \n", encoding="utf-8")
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "bad.md").write_text("---\n: [unclosed\n---\nText", encoding="utf-8")
@@ -49,8 +50,7 @@ def test_scan_reads_md_and_txt_and_warns_about_the_rest(tmp_path: Path) -> None:
     assert [d.doc_id for d in scan.documents] == ["b.txt", "sub/a.md"]
     assert scan.documents[0].text == "Beta text."  # the byte-order mark is not text
     warnings = "\n".join(scan.warnings)
-    suffixes = ".docx, .htm, .html, .jpeg, .jpg, .md, .pdf, .png, .tif, .tiff, .txt"
-    assert f"d.xlsx: only {suffixes} files are read" in warnings
+    assert f"d.odt: only {supported_suffixes()} files are read" in warnings
     assert "c.pdf: it is not a readable PDF" in warnings
     assert "empty.md: it has no text" in warnings
     assert "latin1.txt: it is not valid UTF-8" in warnings

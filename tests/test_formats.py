@@ -238,7 +238,8 @@ def test_the_realdocs_question_set_points_at_text_on_the_stated_page() -> None:
     from qa.eval.questionsets import load_jsonl, normalize_text
 
     path = Path(__file__).resolve().parents[1] / "eval" / "realdocs-questions.jsonl"
-    questions = load_jsonl(path)
+    # The scans (tagged scan-*) are made at test time: tests/test_ocr.py checks them.
+    questions = [q for q in load_jsonl(path) if not q.tags[0].startswith("scan-")]
     assert len(questions) >= 30
     assert {q.tags[0] for q in questions} == {"pdf", "html", "docx"}
     texts: dict[str, list[str]] = {}

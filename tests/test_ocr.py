@@ -339,3 +339,34 @@ def test_an_uploaded_image_is_answered_and_its_page_highlighted(
             assert response.status_code == status, response.text
             assert response.json()["error"] == code and reason in response.json()["message"]
         assert client.get("/health").json()["documents"] == 3
+
+
+@pytest.mark.slow
+@needs_tesseract
+@needs_realdocs
+def test_the_scan_questions_point_at_ocr_text_on_the_stated_page(tmp_path: Path) -> None:
+    """eval/make_scans.py makes the scans of the realdocs question set; each scan question's
+    answer is in the OCR text once, on its page."""
+    import importlib.util
+
+    from qa.eval.questionsets import load_jsonl, normalize_text
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("make_scans", repo / "eval" / "make_scans.py")
+    assert spec is not None and spec.loader is not None
+    make_scans = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_scans)
+    made = {p.name: p for p in make_scans.make_scans(tmp_path, REALDOCS)}
+    questions = [
+        q for q in load_jsonl(repo / "eval" / "realdocs-questions.jsonl")
+        if q.tags[0].startswith("scan-")
+    ]  # fmt: skip
+    assert {q.doc_id for q in questions} == set(made) and len(questions) >= 10
+    scan = scan_corpus(tmp_path)
+    assert not scan.skipped
+    docs = {d.doc_id: d for d in scan.documents}
+    for q in questions:
+        doc, answer = docs[q.doc_id], normalize_text(q.answers[0])
+        assert normalize_text(doc.text).count(answer) == 1, q.qid
+        on = [p.page for p in doc.pages if answer in normalize_text(doc.text[p.start : p.end])]
+        assert on == [q.page], q.qid

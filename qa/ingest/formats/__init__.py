@@ -60,8 +60,6 @@ _MODULES: Mapping[str, str] = {
     "jpeg": "qa.ingest.formats.image",
     "tiff": "qa.ingest.formats.image",
 }
-#: Formats read only by OCR (qa.ingest.formats.ocr); PDF pages without a text layer too.
-IMAGE_FORMATS = frozenset({"png", "jpeg", "tiff"})
 
 
 @dataclass(frozen=True)
@@ -109,17 +107,14 @@ def extract(data: bytes, doc_id: str, *, limits: Limits = Limits()) -> Extracted
             f"it is {len(data):,} bytes, over the limit of {limits.max_file_bytes:,} "
             "(QA_MAX_FILE_BYTES)"
         )
-    result: Extracted = _module(fmt).extract(data, limits=limits, fmt=fmt)
+    module = importlib.import_module(_MODULES[fmt])
+    result: Extracted = module.extract(data, limits=limits, fmt=fmt)
     if not result.text.strip():
         raise ValueError("it has no text")
     return result
 
 
-def _module(fmt: str) -> Any:
-    return importlib.import_module(_MODULES[fmt])
-
-
 def render_page(fmt: str, data: bytes, **arguments: Any) -> bytes:
     """PNG of a page of a paged format's file (the format module's `render_page`)."""
-    png: bytes = _module(fmt).render_page(data, **arguments)
+    png: bytes = importlib.import_module(_MODULES[fmt]).render_page(data, **arguments)
     return png
