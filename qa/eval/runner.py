@@ -137,7 +137,7 @@ def format_by_format(result: MethodResult) -> str:
         pages = [p for p in (r.page_right() for r in records) if p is not None]
         page = f"  page right {sum(pages)} of {len(pages)}" if pages else ""
         lines.append(
-            f"  {fmt:<8} ({len(records):>3})  hit@1 {_mean(hit_at_k(x, 1) for x in rels):.3f}"
+            f"  {fmt:<9} ({len(records):>3})  hit@1 {_mean(hit_at_k(x, 1) for x in rels):.3f}"
             f"  hit@5 {_mean(hit_at_k(x, 5) for x in rels):.3f}{page}"
         )
     return "\n".join(lines)
