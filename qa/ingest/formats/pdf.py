@@ -62,11 +62,13 @@ def needs_ocr(pdf: Any, index: int, raw: str) -> bool:
 
 def ocr_page(pdf: Any, index: int, limits: Limits) -> Any:
     """OCR of page `index` (0-based) rasterised at OCR_DPI."""
-    from qa.ingest.formats.ocr import OCR_DPI, prepare, read_page
+    from qa.ingest.formats.ocr import MAX_OCR_SIDE, OCR_DPI, prepare, read_page
 
     page = pdf[index]
     try:
-        image = page.render(scale=OCR_DPI / 72, grayscale=True, may_draw_forms=False).to_pil()
+        # A page of poster size is drawn no larger than OCR reads (and memory allows).
+        scale = min(OCR_DPI / 72, MAX_OCR_SIDE / max(1.0, *page.get_size()))
+        image = page.render(scale=scale, grayscale=True, may_draw_forms=False).to_pil()
     finally:
         page.close()
     return read_page(prepare(image), languages=limits.ocr_languages, timeout_s=limits.timeout_s)
