@@ -145,7 +145,8 @@ def ocr_report(realdocs: Path, *, quick: bool, cores: str) -> dict[str, Any]:
         )
     )  # fmt: skip
     C.emit()
-    C.emit(C.table("OCR word accuracy per document", ["scan", "pages", "accuracy"], per_doc))
+    title = f"OCR word accuracy per document, {cores}"
+    C.emit(C.table(title, ["scan", "pages", "accuracy"], per_doc))
     C.emit()
     C.emit(
         C.table(
