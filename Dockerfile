@@ -57,6 +57,14 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     QA_CORPUS_DIR=/app/corpus \
     QA_INDEX_DIR=/app/index
 
+# Tesseract reads scanned PDF pages and images (English; add tesseract-ocr-LANG packages
+# for QA_OCR_LANGUAGES). Debian stable's versions change only for security fixes, and a
+# pin would break the build at the first one.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --system --no-log-init --uid 10001 --user-group --create-home qa \
     && install -d -o qa -g qa /app /app/corpus /app/index
 

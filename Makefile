@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# OCR (scanned PDF pages, images) needs Tesseract; without it those files are skipped
+# with that reason, so a failed install does not stop the rest.
 index: install
+	-bash scripts/ensure-tesseract.sh
 	$(BIN)/qa index
 
 run: index
@@ -25,6 +28,7 @@ run: index
 # Lint and types first (seconds), then the whole suite against the real model.
 test: install check
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-tesseract.sh
 	$(BIN)/python -m pytest
 
 check: lint typecheck

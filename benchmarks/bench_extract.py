@@ -16,6 +16,10 @@ Tables:
                server renders): p50 and p95 over pages of every real PDF
   big PDF      `qa index` of a generated PDF of 50 and of 500 pages in a fresh process:
                time and peak resident memory of the indexer and of its reader child
+  OCR          scans made from the real PDFs (150 dpi, image-only PDFs): pages/s of
+               `qa index`'s corpus scan against `tesseract FILE stdout` on the same
+               pages in the same number of processes, OCR word accuracy against the
+               text layer, and OCR's share of `qa index` (benchmarks/_ocr.py)
 
 Run:  .venv/bin/python benchmarks/bench_extract.py [--quick] [--json [FILE]]
 """
@@ -331,7 +335,12 @@ def report(args: Any, info: dict[str, Any]) -> dict[str, Any]:
         )
     )
     C.emit()
-    return {"extraction": rows, "html": html, "index_share": share, "render_ms": renders}
+    from _ocr import ocr_report
+
+    ocr = ocr_report(REALDOCS, quick=args.quick, cores=cores)
+    return {
+        "extraction": rows, "html": html, "index_share": share, "render_ms": renders, "ocr": ocr,
+    }  # fmt: skip
 
 
 def main() -> None:

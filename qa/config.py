@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     # Document files (qa/ingest/formats/): `qa index` skips a larger or slower file with its reason.
     max_file_bytes: int = Field(default=50 << 20, ge=1024, le=1 << 32)
     extract_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    # Scanned PDF pages and images are read by OCR (Tesseract, qa/ingest/formats/ocr.py).
+    ocr: bool = Field(
+        default=True,
+        description="Read scanned PDF pages and images by OCR; off skips them with that reason.",
+    )
+    ocr_languages: str = Field(
+        default="eng",
+        pattern=r"^\s*[A-Za-z][A-Za-z0-9_]*(\s*[+,\s]\s*[A-Za-z][A-Za-z0-9_]*)*\s*$",
+        description="Tesseract languages OCR reads, joined by '+' ('eng+deu'); each is the "
+        "Debian package tesseract-ocr-LANG.",
+    )
     # Optional local models (qa/search/rerank.py, qa/answer/reader.py): off unless set,
     # never downloaded.
     reranker: Path | None = Field(

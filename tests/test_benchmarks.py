@@ -44,8 +44,10 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
             "== Extraction's share of qa index on the realdocs corpus",
             "== Page image with a highlight, through the reader child",
             "== qa index of one generated PDF, fresh process",
+            "== OCR of scanned pages (realdocs at 150 dpi)",
+            "== OCR's share of qa index of the scans",
         ],
-        ["extraction", "index_share", "render_ms", "big_pdf"],
+        ["extraction", "index_share", "render_ms", "big_pdf", "ocr"],
     ),
     "bench_models": (
         [

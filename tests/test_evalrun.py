@@ -205,3 +205,28 @@ def test_the_defaults_hold_on_the_suites_dev_halves(tmp_path: Path, embedder) ->
     squad_dev, docs_dev = result.reports["squad"]["hybrid"], result.reports["fastapi"]["hybrid"]
     assert (squad_dev.hit_at_1 or 0) >= 0.88 and (squad_dev.mrr_at_10 or 0) >= 0.92
     assert (docs_dev.hit_at_1 or 0) >= 0.85 and (docs_dev.mrr_at_10 or 0) >= 0.91
+
+
+def test_hit_at_1_is_reported_per_format_over_the_documents_the_index_holds() -> None:
+    from qa.eval.questionsets import EvalQuestion
+    from qa.eval.report import EvalRecord, summarize
+    from qa.eval.runner import MethodResult, format_by_format
+
+    def record(doc_id: str, tag: str | None, rels: tuple[bool, ...], pages: tuple[int, ...]):  # type: ignore[no-untyped-def]
+        q = EvalQuestion("q?", answers=("a",), doc_id=doc_id, page=2, tags=(tag,) if tag else ())
+        return EvalRecord(q, rels, "a", False, 0.01, pages=pages)
+
+    records = [
+        record("scan-box.pdf", "scan-pdf", (True, False), (2, 1)),
+        record("scan-box.pdf", "scan-pdf", (False, True), (1, 3)),  # hit@5, wrong page
+        record("match.tiff", None, (True,), (2,)),  # no tag: the suffix's format
+        record("elsewhere.pdf", "pdf", (False,), (1,)),  # not in the index: left out
+    ]
+    held = frozenset({"scans/scan-box.pdf", "match.tiff"})
+    text = format_by_format(MethodResult("hybrid", summarize(records), records, held))
+    assert text.splitlines() == [
+        "By format (hybrid; questions whose document is in the index):",
+        "  scan-pdf  (  2)  hit@1 0.500  hit@5 1.000  page right 1 of 2",
+        "  tiff      (  1)  hit@1 1.000  hit@5 1.000  page right 1 of 1",
+    ]
+    assert format_by_format(MethodResult("hybrid", summarize(records), records)) == ""

@@ -238,7 +238,8 @@ def test_the_realdocs_question_set_points_at_text_on_the_stated_page() -> None:
     from qa.eval.questionsets import load_jsonl, normalize_text
 
     path = Path(__file__).resolve().parents[1] / "eval" / "realdocs-questions.jsonl"
-    # The office formats' questions are checked on files made for them (test_formats_office).
+    # The office formats' questions are checked on files made for them (test_formats_office),
+    # the scans' on scans made at test time (test_ocr).
     questions = [q for q in load_jsonl(path) if q.tags[0] in {"pdf", "html", "docx"}]
     assert len(questions) >= 30
     texts: dict[str, list[str]] = {}

@@ -13,7 +13,7 @@ from qa.answer.selection import AnswerSettings
 from qa.config import Settings
 from qa.errors import QAError, UsageError
 from qa.eval.report import format_table
-from qa.eval.runner import METHODS, format_per_format, format_trade_off, plot_recall, run_eval
+from qa.eval.runner import METHODS, format_by_format, format_trade_off, plot_recall, run_eval
 from qa.eval.suite import format_suite, is_suite, run_suite
 from qa.search.embedding import Embedder, Progress
 
@@ -48,10 +48,10 @@ def run_eval_command(
     except ValueError as exc:  # the loaders say which line is wrong and how
         raise QAError(f"cannot read {args.dataset}: {exc}") from exc
     print(format_table({r.method: r.report for r in results}))
-    for per_format in filter(None, (format_per_format(r) for r in results)):
-        print()
-        print(per_format)
     print()
+    if by_format := format_by_format(results[-1]):
+        print(by_format)
+        print()
     print(format_trade_off(results[-1], threshold=AnswerSettings().calibration.threshold))
     if args.json:
         payload = {

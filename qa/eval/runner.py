@@ -25,7 +25,7 @@ from qa.eval.report import (
 )
 from qa.eval.scoring import expected_calibration_error, reliability, trade_off, trade_off_curve
 from qa.ingest.chunking import chunk_settings
-from qa.ingest.formats import FORMATS
+from qa.ingest.formats import format_of
 from qa.ingest.indexing import build_index, expectation
 from qa.search.embedding import Embedder, Progress, SentenceTransformerEmbedder
 from qa.search.index import Index
@@ -34,15 +34,13 @@ from qa.service import QAService, load_models
 
 METHODS: tuple[Method, ...] = ("dense", "lexical", "hybrid")
 
-#: Format names a question's first tag may give (pdf, html, docx, pptx, xlsx, ...).
-FORMAT_NAMES = frozenset(FORMATS.values())
-
 
 @dataclass(frozen=True)
 class MethodResult:
     method: str
     report: EvalReport
     records: list[EvalRecord]
+    documents: frozenset[str] = frozenset()  # the index's document ids
 
     def confidences(self) -> tuple[list[float], list[bool], list[bool]]:
         """(confidence, answer right, unanswerable) per question that carries a confidence."""
@@ -108,8 +106,46 @@ def run_eval(
             embedder=embedder, index=index, retrieval=retrieval, reranker=reranker, reader=reader
         )
         records = evaluate(questions, partial(service.ask, k=k))
-        results.append(MethodResult(method, summarize(records), records))
+        results.append(
+            MethodResult(method, summarize(records), records, frozenset(index.documents))
+        )
     return results
+
+
+def _held(doc_id: str, held: frozenset[str]) -> bool:
+    return doc_id in held or any(d.endswith("/" + doc_id) for d in held)
+
+
+def format_by_format(result: MethodResult) -> str:
+    """hit@1, hit@5 and the first hit's page, per format of the questions' documents (a
+    question's first tag, else the file suffix of its `doc_id`), over the answerable
+    questions whose document the index holds: one index of a mixed folder, or one per
+    format folder, reports the same way. Empty when no question names a document."""
+    groups: dict[str, list[EvalRecord]] = {}
+    for r in result.records:
+        q = r.question
+        if q.doc_id and not q.unanswerable and _held(q.doc_id, result.documents):
+            # A set's first tag names the format where it is finer than the suffix
+            # ("scan-pdf" for a scanned PDF); else the suffix does.
+            fmt = q.tags[0] if q.tags else format_of(q.doc_id) or "other"
+            groups.setdefault(fmt, []).append(r)
+    if not groups:
+        return ""
+    lines = [f"By format ({result.method}; questions whose document is in the index):"]
+    for fmt, records in sorted(groups.items()):
+        rels = [r.relevances for r in records]
+        pages = [p for p in (r.page_right() for r in records) if p is not None]
+        page = f"  page right {sum(pages)} of {len(pages)}" if pages else ""
+        lines.append(
+            f"  {fmt:<9} ({len(records):>3})  hit@1 {_mean(hit_at_k(x, 1) for x in rels):.3f}"
+            f"  hit@5 {_mean(hit_at_k(x, 5) for x in rels):.3f}{page}"
+        )
+    return "\n".join(lines)
+
+
+def _mean(values: Any) -> float:
+    items = list(values)
+    return sum(items) / len(items) if items else 0.0
 
 
 def format_trade_off(result: MethodResult, *, threshold: float, steps: int = 20) -> str:
@@ -189,23 +225,3 @@ def _reliability_panel(ax: Any, results: Sequence[MethodResult]) -> None:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
-
-
-def format_per_format(result: MethodResult) -> str:
-    """hit@1 and hit@5 of the answerable questions per document format, for a question set
-    whose questions name their format as their first tag (eval/realdocs-questions.jsonl);
-    "" for one that names none. Each row counts only the questions about that format, so
-    an index of one format's folder is read from its own row."""
-    groups: dict[str, list[EvalRecord]] = {}
-    for record in result.records:
-        tags = record.question.tags
-        if tags and tags[0] in FORMAT_NAMES and record.question.answers:
-            groups.setdefault(tags[0], []).append(record)
-    if not groups:
-        return ""
-    lines = [f"hit@1 per format ({result.method}):", "  format  hit@1  hit@5  questions"]
-    for fmt, records in sorted(groups.items()):
-        hit1 = sum(hit_at_k(r.relevances, 1) for r in records) / len(records)
-        hit5 = sum(hit_at_k(r.relevances, 5) for r in records) / len(records)
-        lines.append(f"  {fmt:<6}  {hit1:.3f}  {hit5:.3f}  {len(records):>9}")
-    return "\n".join(lines)

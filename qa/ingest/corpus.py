@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import queue
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from qa.config import Settings
 from qa.errors import CorpusError
 from qa.ingest.attachments import attachment_documents, known_attachments
 from qa.ingest.formats import TEXT_FORMATS, Extracted, Limits, format_of, supported_suffixes
+from qa.ingest.formats.ocr import parse_languages
 from qa.ingest.formats.text import FRONT_MATTER as _FRONT_MATTER
 from qa.ingest.formats.text import (
     MAX_METADATA_DEPTH,
@@ -45,6 +49,7 @@ __all__ = [
     "check_front_matter_shape",
     "content_hash",
     "document_from",
+    "available_cores",
     "extraction_limits",
     "make_document",
     "parse_document",
@@ -152,7 +157,12 @@ def read_document(
 
 
 def extraction_limits(settings: Settings) -> Limits:
-    return Limits(max_file_bytes=settings.max_file_bytes, timeout_s=settings.extract_timeout_s)
+    return Limits(
+        max_file_bytes=settings.max_file_bytes,
+        timeout_s=settings.extract_timeout_s,
+        ocr=settings.ocr,
+        ocr_languages=parse_languages(settings.ocr_languages),
+    )
 
 
 def _candidate_files(root: Path) -> Iterator[Path]:
@@ -181,70 +191,122 @@ def check_corpus_folder(root: Path) -> None:
         raise CorpusError(f"corpus path {root} is not a folder")
 
 
+def available_cores() -> int:
+    """The CPUs this process may run on (a container's share, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def scan_corpus(
     root: Path,
     *,
     known: Mapping[str, Document] | None = None,
     limits: Limits | None = None,
     worker: ExtractionWorker | None = None,
+    processes: int | None = None,
 ) -> CorpusScan:
     """Read every supported document under `root`, collecting a reason for the rest.
 
     `known` (the documents of the index being updated) lets unchanged files be reused.
+    Files are read by `processes` extraction children at once (default: one per core;
+    each starts only when a file needs it), so OCR, the slow step, uses every core; with
+    a `worker`, by that one child. The result is in file order either way.
     """
     check_corpus_folder(root)
     scan = CorpusScan()
-    reader = worker or ExtractionWorker(limits=limits or Limits())
+    files = [(path, path.relative_to(root).as_posix()) for path in _candidate_files(root)]
+    if worker is not None:
+        readers = [worker]
+    else:
+        count = max(1, min(processes or available_cores(), len(files)))
+        readers = [ExtractionWorker(limits=limits or Limits()) for _ in range(count)]
     try:
-        for path in _candidate_files(root):
-            _scan_one(scan, path, path.relative_to(root).as_posix(), reader, known or {})
+        outcomes = _read_all(files, readers, known or {})
+        for (_, doc_id), outcome in zip(files, outcomes, strict=True):
+            if isinstance(outcome, str):
+                scan.skipped[doc_id] = outcome
+                continue
+            doc, reused, reason, carried = outcome
+            if reason:
+                scan.skipped[doc_id] = reason
+            scan.documents.append(doc)
+            scan.reused += reused
+            _scan_attachments(scan, doc, carried, readers[0], known or {})
     finally:
         if worker is None:
-            reader.close()
+            for reader in readers:
+                reader.close()
     scan.warnings = [f"skipped {doc_id}: {reason}" for doc_id, reason in scan.skipped.items()]
     for message in scan.warnings:
         log.warning(message)
     return scan
 
 
-def _scan_one(
-    scan: CorpusScan,
-    path: Path,
-    doc_id: str,
-    worker: ExtractionWorker,
-    known: Mapping[str, Document],
-) -> None:
+#: A file's outcome: its reason when skipped, else (document, reused, a kept-version note,
+#: the files it carries: None when it was reused, and so are they).
+_Outcome = str | tuple[Document, bool, str, tuple[tuple[str, bytes], ...] | None]
+
+
+def _read_all(
+    files: list[tuple[Path, str]], readers: list[ExtractionWorker], known: Mapping[str, Document]
+) -> list[_Outcome]:
+    if len(readers) == 1:
+        return [_read_one(path, doc_id, readers[0], known) for path, doc_id in files]
+    idle: queue.SimpleQueue[ExtractionWorker] = queue.SimpleQueue()
+    for reader in readers:
+        idle.put(reader)
+
+    def read(item: tuple[Path, str]) -> _Outcome:
+        reader = idle.get()
+        try:
+            return _read_one(item[0], item[1], reader, known)
+        finally:
+            idle.put(reader)
+
+    # Largest files first (a long scan started last would leave the other children idle
+    # while it finishes); the outcomes come back in file order all the same.
+    order = sorted(range(len(files)), key=lambda i: -_size(files[i][0]))
+    with ThreadPoolExecutor(max_workers=len(readers), thread_name_prefix="qa-read") as pool:
+        done = dict(zip(order, pool.map(read, [files[i] for i in order]), strict=True))
+    return [done[i] for i in range(len(files))]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read_one(
+    path: Path, doc_id: str, worker: ExtractionWorker, known: Mapping[str, Document]
+) -> _Outcome:
     if format_of(doc_id) is None:
-        scan.skipped[doc_id] = f"only {supported_suffixes()} files are read"
-        return
+        return f"only {supported_suffixes()} files are read"
+    previous = known.get(doc_id)
     carried: list[tuple[str, bytes]] = []
     try:
         doc, reused = read_document(
             _read_bytes(path, worker.limits),
             doc_id,
             worker=worker,
-            known=known.get(doc_id),
+            known=previous,
             carried=carried,
         )
     except (ValueError, OSError) as exc:
-        previous = known.get(doc_id)
         if previous is None:
-            scan.skipped[doc_id] = str(exc)
-            return
+            return str(exc)
         # A file that read before and fails now (a time-out on a busy machine, a half-
         # copied file) keeps its indexed version rather than vanish from the index.
-        scan.skipped[doc_id] = f"{exc}; the version indexed before is kept"
-        doc = previous
-        reused = True
-    scan.documents.append(doc)
-    scan.reused += reused
-    _scan_attachments(scan, doc, carried if not reused else None, worker, known)
+        return previous, True, f"{exc}; the version indexed before is kept", None
+    return doc, reused, "", None if reused else tuple(carried)
 
 
 def _scan_attachments(
     scan: CorpusScan,
     mail: Document,
-    carried: list[tuple[str, bytes]] | None,
+    carried: tuple[tuple[str, bytes], ...] | None,
     worker: ExtractionWorker,
     known: Mapping[str, Document],
 ) -> None:
@@ -254,7 +316,7 @@ def _scan_attachments(
         scan.documents.extend(kept)
         scan.reused += len(kept)
         return
-    found = attachment_documents(mail, tuple(carried), extract=worker.extract, build=document_from)
+    found = attachment_documents(mail, carried, extract=worker.extract, build=document_from)
     for doc_id, result in found:
         if isinstance(result, str):
             scan.skipped[doc_id] = result

@@ -9,7 +9,9 @@ from qa.ingest.formats.normalize import hyphenated_words
 from qa.ingest.formats.worker import ExtractionWorker
 from qa.types import Document, PageRange
 
-RENDER_TIMEOUT_S = 10.0
+# A text page draws in a tenth of a second; a scanned page or an image is OCR'd again to
+# find its words' boxes (a second or two, then cached in the child).
+RENDER_TIMEOUT_S = 30.0
 
 
 def find_page(doc: Document, page: int) -> PageRange:

@@ -22,8 +22,9 @@ from typing import Any
 
 from qa.types import PageRange, Section
 
-# 2: Markdown headings without markup, setext headings, the first heading as the title.
-EXTRACTION_VERSION = 2
+# 2: Markdown headings without markup, setext headings, the first heading as the title;
+# OCR of scanned PDF pages and images (two branches that each made it 2).
+EXTRACTION_VERSION = 3
 
 #: File suffix to format name. `.md`/`.txt` are the text formats (front matter allowed).
 FORMATS: Mapping[str, str] = {
@@ -39,6 +40,11 @@ FORMATS: Mapping[str, str] = {
     ".tsv": "tsv",
     ".epub": "epub",
     ".eml": "eml",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
 }
 TEXT_FORMATS = frozenset({"markdown", "text"})
 #: Media type of each format's original file, for serving it back.
@@ -54,6 +60,9 @@ MEDIA_TYPES: Mapping[str, str] = {
     "tsv": "text/tab-separated-values; charset=utf-8",
     "epub": "application/epub+zip",
     "eml": "message/rfc822",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "tiff": "image/tiff",
 }
 _MODULES: Mapping[str, str] = {
     "markdown": "qa.ingest.formats.text",
@@ -67,6 +76,9 @@ _MODULES: Mapping[str, str] = {
     "tsv": "qa.ingest.formats.sheets",
     "epub": "qa.ingest.formats.epub",
     "eml": "qa.ingest.formats.mail",
+    "png": "qa.ingest.formats.image",
+    "jpeg": "qa.ingest.formats.image",
+    "tiff": "qa.ingest.formats.image",
 }
 
 
@@ -87,12 +99,15 @@ class Extracted:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one file: its size, what a zip may inflate to, pages, and time."""
+    """Bounds on one file: its size, what a zip may inflate to, pages, and time (per
+    file, and per page read by OCR); and whether OCR runs, in which languages."""
 
     max_file_bytes: int = 50 << 20
     max_inflated_bytes: int = 200 << 20
     max_pages: int = 5000
     timeout_s: float = 60.0
+    ocr: bool = True
+    ocr_languages: tuple[str, ...] = ("eng",)
 
 
 def format_of(doc_id: str) -> str | None:
@@ -122,3 +137,9 @@ def extract(data: bytes, doc_id: str, *, limits: Limits = Limits()) -> Extracted
     if not result.text.strip():
         raise ValueError("it has no text")
     return result
+
+
+def render_page(fmt: str, data: bytes, **arguments: Any) -> bytes:
+    """PNG of a page of a paged format's file (the format module's `render_page`)."""
+    png: bytes = importlib.import_module(_MODULES[fmt]).render_page(data, **arguments)
+    return png

@@ -1,4 +1,6 @@
-"""PDF: the text layer through pypdfium2 (the only import of it), page by page.
+"""PDF: the text layer through pypdfium2 (the only import of it), page by page; a page
+without a text layer but with an image on it (a scan) is rasterised and read by OCR
+(qa.ingest.formats.ocr), so one file may mix both.
 
 The document text is the pages' normalised text joined by a blank line, so a page break
 is also a paragraph break for the chunker; `pages` says where each page lies. Title and
@@ -42,6 +44,67 @@ def raw_page_text(pdf: Any, index: int) -> str:
         page.close()
 
 
+def _has_image(pdf: Any, index: int) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    page = pdf[index]
+    try:
+        return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]))
+    finally:
+        page.close()
+
+
+def needs_ocr(pdf: Any, index: int, raw: str) -> bool:
+    """A page is read by OCR when it has no text layer and an image to read (a blank page
+    or one of vector drawings only has nothing for OCR)."""
+    return not raw.strip() and _has_image(pdf, index)
+
+
+def ocr_page(pdf: Any, index: int, limits: Limits) -> Any:
+    """OCR of page `index` (0-based) rasterised at OCR_DPI."""
+    from qa.ingest.formats.ocr import MAX_OCR_SIDE, OCR_DPI, prepare, read_page
+
+    page = pdf[index]
+    try:
+        # A page of poster size is drawn no larger than OCR reads (and memory allows).
+        scale = min(OCR_DPI / 72, MAX_OCR_SIDE / max(1.0, *page.get_size()))
+        image = page.render(scale=scale, grayscale=True, may_draw_forms=False).to_pil()
+    finally:
+        page.close()
+    return read_page(prepare(image), languages=limits.ocr_languages, timeout_s=limits.timeout_s)
+
+
+def ocr_unavailable(limits: Limits) -> str:
+    """Why OCR cannot run here ("" when it can): off, or Tesseract or a language missing."""
+    from qa.ingest.formats.ocr import check_engine
+
+    if not limits.ocr:
+        return "OCR is off (QA_OCR=off)"
+    try:
+        check_engine(limits.ocr_languages)
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
+def _page_texts(pdf: Any, limits: Limits) -> list[str]:
+    """Each page's raw text: its text layer, or its OCR when it has none. Without OCR (off,
+    or not installed) such a page stays empty, and only a file with no text at all is
+    refused, with OCR's reason: a PDF with one scanned page among text pages still reads."""
+    raw_pages = [raw_page_text(pdf, i) for i in range(len(pdf))]
+    scanned = [i for i, raw in enumerate(raw_pages) if needs_ocr(pdf, i, raw)]
+    unavailable = ocr_unavailable(limits) if scanned else ""
+    for i in [] if unavailable else scanned:
+        raw_pages[i] = ocr_page(pdf, i, limits).raw
+    if not any(raw.strip() for raw in raw_pages):
+        if unavailable:
+            raise ValueError(f"it has no text layer (a scanned PDF?) and {unavailable}")
+        if scanned:
+            raise ValueError("it has no text layer, and OCR found no text on its pages")
+        raise ValueError("it has no text layer, and no page has an image for OCR to read")
+    return raw_pages
+
+
 def join_pages(raw_pages: list[str]) -> tuple[str, tuple[PageRange, ...]]:
     """Normalised pages joined by PAGE_SEPARATOR, with where each page lies."""
     hyphenated = hyphenated_words("\n".join(raw_pages))
@@ -72,13 +135,11 @@ def extract(data: bytes, *, limits: Limits, fmt: str) -> Extracted:
         count = len(pdf)
         if count > limits.max_pages:
             raise ValueError(f"it has {count:,} pages, over the limit of {limits.max_pages:,}")
-        raw_pages = [raw_page_text(pdf, i) for i in range(count)]
+        raw_pages = _page_texts(pdf, limits)
         title, metadata = _metadata(pdf)
     finally:
         pdf.close()
     text, pages = join_pages(raw_pages)
-    if not text.strip():
-        raise ValueError("it has no text layer (a scanned PDF?): run it through OCR first")
     return Extracted(format=fmt, text=text, title=title, metadata=metadata, pages=pages)
 
 
@@ -124,24 +185,62 @@ def _boxes(textpage: Any, indices: list[int]) -> list[Box]:
 
 
 def render_page(
-    data: bytes, *, page: int, page_text: str, span: tuple[int, int], hyphenated: frozenset[str]
+    data: bytes,
+    *,
+    page: int,
+    page_text: str,
+    span: tuple[int, int],
+    hyphenated: frozenset[str],
+    limits: Limits,
 ) -> bytes:
     """PNG of page `page` (1-based) with the characters of `span` (offsets into the page's
-    document text) highlighted."""
+    document text) highlighted: from the text layer's character boxes, or on a page read
+    by OCR, from the boxes of its words (OCR'd again, as at indexing)."""
     pdf = _open(data)
     try:
         if not 1 <= page <= len(pdf):
             raise ValueError(f"the document has no page {page}")
         pdf_page = pdf[page - 1]
         textpage = pdf_page.get_textpage()
-        indices = char_indices(str(textpage.get_text_range()), page_text, hyphenated)
-        boxes = _boxes(textpage, indices[span[0] : span[1]])
+        raw = str(textpage.get_text_range())
         width, height = pdf_page.get_size()
+        if needs_ocr(pdf, page - 1, raw):
+            size = (width, height)
+            boxes = (
+                _ocr_boxes(pdf, page - 1, page_text, span, hyphenated, limits, size)
+                if span[0] < span[1]
+                else []
+            )
+        else:
+            indices = char_indices(raw, page_text, hyphenated)
+            boxes = _boxes(textpage, indices[span[0] : span[1]])
         scale = min(2.0, MAX_RENDER_PIXELS / max(width, height))
         pixels = pdf_page.render(scale=scale, may_draw_forms=False, rev_byteorder=True).to_numpy()
     finally:
         pdf.close()
     return _png(_highlight(pixels, boxes, scale=scale, height=height))
+
+
+def _ocr_boxes(
+    pdf: Any,
+    index: int,
+    page_text: str,
+    span: tuple[int, int],
+    hyphenated: frozenset[str],
+    limits: Limits,
+    size: tuple[float, float],
+) -> list[Box]:
+    """The OCR word boxes of `span`, in PDF points (from the OCR image's pixels, y turned
+    upwards)."""
+    from qa.ingest.formats.ocr import ocr_boxes
+
+    ocr = ocr_page(pdf, index, limits)
+    width, height = size
+    points = width / ocr.size[0]
+    return [
+        (left * points, height - bottom * points, right * points, height - top * points)
+        for left, top, right, bottom in ocr_boxes(ocr, page_text, span, hyphenated)
+    ]
 
 
 def _highlight(pixels: Any, boxes: list[Box], *, scale: float, height: float) -> Any:

@@ -16,7 +16,7 @@ import warnings
 from multiprocessing.connection import Connection
 from typing import Any
 
-from qa.ingest.formats import TEXT_FORMATS, Extracted, Limits, extract, format_of
+from qa.ingest.formats import TEXT_FORMATS, Extracted, Limits, extract, format_of, render_page
 
 START_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_BYTES = 2 << 30
@@ -31,6 +31,10 @@ def _serve(conn: Connection, limits: Limits, memory_bytes: int | None) -> None:
     # Parsers warn about what they skip (openpyxl: "Data Validation extension is not
     # supported"); a reason that matters is the ValueError, and a warning is not for users.
     warnings.simplefilter("ignore")
+    from qa.ingest.formats import ocr
+
+    # Each page OCR reads restarts the parent's clock (the limit is per file and per page).
+    ocr.on_page(lambda: conn.send(("progress", None)))
     conn.send(("ready", None))
     while True:
         try:
@@ -46,11 +50,7 @@ def _run(job: str, arguments: dict[str, Any], limits: Limits) -> Any:
 
         return render_slide(**arguments, limits=limits)
     if job == "render":
-        from qa.ingest.formats.pdf import render_page
-
-        arguments.pop("fmt", None)
-
-        return render_page(**arguments)
+        return render_page(**arguments, limits=limits)
     return extract(arguments["data"], arguments["doc_id"], limits=limits)
 
 
@@ -102,14 +102,15 @@ class ExtractionWorker:
         timeout_s: float | None = None,
         fmt: str = "pdf",
     ) -> bytes:
-        """PNG of a PDF page with `span` highlighted (see qa.ingest.formats.pdf.render_page)."""
+        """PNG of a page (PDF, image, slide) with `span` highlighted (see the format's
+        render_page; a slide's is qa.ingest.formats.slide_image)."""
         arguments = {
+            "fmt": fmt,
             "data": data,
             "page": page,
             "page_text": page_text,
             "span": span,
             "hyphenated": hyphenated,
-            "fmt": fmt,  # a PDF page, or a slide (qa.ingest.formats.slide_image)
         }
         png: bytes = self._call("render", arguments, "rendering the page", timeout_s)
         return png
@@ -126,14 +127,18 @@ class ExtractionWorker:
         limit = self.limits.timeout_s if timeout_s is None else timeout_s
         conn = self._connection()
         conn.send((job, arguments))
-        if not conn.poll(limit):
-            self.close()
-            raise ValueError(f"{doing} took longer than {limit:g} s (QA_EXTRACT_TIMEOUT_S)")
-        try:
-            status, value = conn.recv()
-        except (EOFError, OSError):
-            self.close()
-            raise ValueError(f"{doing} crashed the reader (a damaged or hostile file?)") from None
+        status = "progress"
+        while status == "progress":  # a page read by OCR: its own time limit starts
+            if not conn.poll(limit):
+                self.close()
+                raise ValueError(f"{doing} took longer than {limit:g} s (QA_EXTRACT_TIMEOUT_S)")
+            try:
+                status, value = conn.recv()
+            except (EOFError, OSError):
+                self.close()
+                raise ValueError(
+                    f"{doing} crashed the reader (a damaged or hostile file?)"
+                ) from None
         if status != "ok":
             raise ValueError(str(value))
         return value
