@@ -136,6 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        access_log=False,  # qa.api.middleware writes one JSON line per request instead
         timeout_graceful_shutdown=30,
         # Several processes: each builds its app with the factory (uvicorn spawns them),
         # loads its own model and maps the same index files; qa.live.watcher keeps them current.

@@ -89,6 +89,17 @@ class Settings(BaseSettings):
     # a passage longer than that.
     reader_max_tokens: int = Field(default=384, ge=32, le=4096)
     reader_stride: int = Field(default=128, ge=0, le=2048)
+    # Monitoring (qa/api/metrics.py, qa/api/middleware.py).
+    metrics: bool = Field(
+        default=True,
+        description="Serve GET /metrics in the Prometheus text format; off (QA_METRICS=off) "
+        "removes the route.",
+    )
+    log_questions: bool = Field(
+        default=False,
+        description="Put the question of each /ask into its access-log line (off by default: "
+        "questions can be personal).",
+    )
 
     @field_validator("reranker", "reader", mode="before")
     @classmethod

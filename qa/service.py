@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -69,6 +71,21 @@ def load_models(settings: Settings) -> tuple[Reranker | None, Reader | None]:
     return reranker, reader
 
 
+@dataclass
+class AskTrace:
+    """What one question cost, stage by stage, and whether it was answered: filled by
+    `QAService.ask` for the edge that opened it (the HTTP metrics), recorded nowhere else."""
+
+    stages: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    answered: bool | None = None
+
+
+#: The trace of the request being served, opened by the HTTP edge; None (the default)
+#: records nothing. A context variable, so that each request sees its own even when the
+#: service runs on a worker thread (which runs in a copy of the request's context).
+ask_trace: ContextVar[AskTrace | None] = ContextVar("qa_ask_trace", default=None)
+
+
 @dataclass(frozen=True)
 class Health:
     documents: int
@@ -76,6 +93,18 @@ class Health:
     model: str
     reranker: str | None = None  # the optional models' folder names, when loaded
     reader: str | None = None
+
+
+def _trace(clock: list[float], *, answered: bool) -> None:
+    """Record the stages of one question in the open trace, if the edge opened one."""
+    trace = ask_trace.get()
+    if trace is None:
+        return
+    clock.append(time.perf_counter())
+    trace.stages.update(
+        {stage: clock[i + 1] - clock[i] for i, stage in enumerate(("encode", "search", "answer"))}
+    )
+    trace.answered = answered
 
 
 class QAService:
@@ -162,8 +191,11 @@ class QAService:
     ) -> AskResult:
         retriever = self.retriever  # one index for the whole request, even across a swap
         query = Query(question.strip(), k, validate(filters or {}), max_per_document)
+        clock = [time.perf_counter()]
         vector = retriever.embed_question(query.text)
+        clock.append(time.perf_counter())
         passages = self.search(retriever, query, vector)
+        clock.append(time.perf_counter())
         found = candidates(passages, limit=self.answer_settings.passages)
         similarities = self.sentence_similarities(retriever, found, vector)
         rarity = self.rarity(retriever, query.text)
@@ -182,6 +214,7 @@ class QAService:
         answer, conf = decide(choice, self.answer_settings, list(models.values()))
         parts = {} if choice is None else {"builtin": self.builtin_confidence(choice), **models}
         withheld = None if answer is not None or choice is None else answer_of(choice, conf)
+        _trace(clock, answered=answer is not None)
         return AskResult(
             question=query.text,
             answer=self.placed(retriever, answer),

@@ -21,7 +21,13 @@ from starlette.concurrency import run_in_threadpool
 
 from qa import __version__
 from qa.api.errors import install_error_handlers
-from qa.api.middleware import BodyLimitMiddleware, ReadKeyMiddleware, WorkerHeaderMiddleware
+from qa.api.metrics import Metrics, install_metrics
+from qa.api.middleware import (
+    BodyLimitMiddleware,
+    ReadKeyMiddleware,
+    RequestContextMiddleware,
+    WorkerHeaderMiddleware,
+)
 from qa.api.routes_read import read_router
 from qa.api.routes_write import write_router
 from qa.config import Settings
@@ -59,9 +65,24 @@ def create_app(
     install_error_handlers(app)
     app.include_router(read_router(settings))
     app.include_router(write_router(settings))
+    metrics = Metrics(lambda: _served(app)) if settings.metrics else None
+    if metrics is not None:
+        install_metrics(app, metrics)
     _install_middleware(app, settings)
+    # Outermost: every response, a middleware's refusal included, carries the request id.
+    app.add_middleware(
+        RequestContextMiddleware,
+        log_questions=settings.log_questions,
+        observers=[metrics.observe] if metrics is not None else [],
+    )
     _install_web(app)
     return app
+
+
+def _served(app: FastAPI) -> dict[str, QAService]:
+    """The service by collection label, for the metrics (none while starting)."""
+    service: QAService | None = getattr(app.state, "service", None)
+    return {} if service is None else {"default": service}
 
 
 def create_app_from_env() -> FastAPI:

@@ -1,0 +1,198 @@
+"""GET /metrics through the real app: names, labels, histograms, and never a key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from qa.api import create_app
+from qa.api.metrics import Metrics, extraction_reason
+from qa.api.middleware import RequestRecord
+from qa.config import Settings
+from qa.service import AskTrace, QAService
+from tests.conftest import AUTH, KEY, FakeEmbedder, serving
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(client: TestClient) -> Samples:
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_requests_are_counted_by_route_template_status_and_collection(api: TestClient) -> None:
+    asked = [api.post("/ask", json={"question": q}) for q in ("Who leads in Iraq?", "Lithuania?")]
+    assert [r.status_code for r in asked] == [200, 200]
+    assert api.post("/ask", json={}).status_code == 422
+    assert api.get("/documents/no-such-doc.md").status_code == 404
+    assert api.get("/no/such/path").status_code == 404
+    m = scrape(api)
+    ask = {"method": "POST", "route": "/ask", "collection": "default"}
+    assert value(m, "qa_http_requests_total", **ask, status="200") == 2
+    assert value(m, "qa_http_requests_total", **ask, status="422") == 1
+    doc = {"method": "GET", "route": "/documents/{doc_id:path}", "collection": "default"}
+    assert value(m, "qa_http_requests_total", **doc, status="404") == 1
+    # A path that matched nothing is one label, never the path itself.
+    unmatched = {"method": "GET", "route": "unmatched", "collection": "default", "status": "404"}
+    assert value(m, "qa_http_requests_total", **unmatched) == 1
+    assert not any("/no/such/path" in str(labels) for _, labels in m)
+    assert value(m, "qa_http_request_duration_seconds_count", **ask) == 3
+
+
+def test_each_stage_of_a_question_has_a_histogram_with_buckets(api: TestClient) -> None:
+    answers = [api.post("/ask", json={"question": q}).json() for q in ("Denmark troops?", "zebra")]
+    m = scrape(api)
+    for stage in ("encode", "search", "answer", "request"):
+        labels = {"collection": "default", "stage": stage}
+        assert value(m, "qa_ask_stage_seconds_count", **labels) == 2, stage
+        assert value(m, "qa_ask_stage_seconds_sum", **labels) > 0, stage
+        buckets = {
+            dict(lbl)["le"]: v
+            for (name, lbl), v in m.items()
+            if name == "qa_ask_stage_seconds_bucket" and dict(lbl)["stage"] == stage
+        }
+        assert len(buckets) > 5 and buckets["+Inf"] == 2
+        assert sorted(buckets.values()) == [buckets[k] for k in sorted(buckets, key=float)]
+    assert value(m, "qa_asks_total", collection="default") == 2
+    withheld = sum(not a["answerable"] for a in answers)
+    assert value(m, "qa_abstentions_total", collection="default") == withheld
+
+
+def test_documents_and_chunks_are_read_from_the_live_index(api: TestClient) -> None:
+    m = scrape(api)
+    assert value(m, "qa_documents", collection="default") == 2
+    chunks = value(m, "qa_chunks", collection="default")
+    assert chunks >= 2
+    doc = {"doc_id": "gamma.md", "text": "Estonia sends a ship to the Baltic Sea."}
+    assert api.post("/documents", json=doc, headers=AUTH).status_code == 201
+    m = scrape(api)
+    assert value(m, "qa_documents", collection="default") == 3
+    assert value(m, "qa_chunks", collection="default") > chunks
+
+
+def test_live_writes_their_failures_and_extraction_failures(api: TestClient) -> None:
+    doc = {"doc_id": "gamma.md", "text": "Estonia sends a ship to the Baltic Sea."}
+    assert api.post("/documents", json=doc, headers=AUTH).status_code == 201
+    assert api.delete("/documents/gamma.md", headers=AUTH).status_code == 200
+    assert api.delete("/documents/gamma.md", headers=AUTH).status_code == 404
+    wrong = {"Authorization": "Bearer not-the-key"}
+    assert api.post("/documents", json=doc, headers=wrong).status_code == 401
+    pdf = api.post("/documents", files={"file": ("report.pdf", b"%PDF")}, headers=AUTH)
+    assert pdf.status_code == 422
+    m = scrape(api)
+    w = {"collection": "default"}
+    assert value(m, "qa_live_writes_total", **w, operation="add", outcome="ok") == 1
+    assert value(m, "qa_live_writes_total", **w, operation="delete", outcome="ok") == 1
+    assert value(m, "qa_live_writes_total", **w, operation="add", outcome="failed") == 2
+    f = "qa_live_write_failures_total"
+    assert value(m, f, **w, operation="delete", reason="document_not_found") == 1
+    assert value(m, f, **w, operation="add", reason="unauthorized") == 1
+    assert value(m, f, **w, operation="add", reason="unreadable_document") == 1
+    assert value(m, "qa_extraction_failures_total", **w, reason="unreadable") == 1
+
+
+def test_no_key_ever_appears_in_the_metrics(api: TestClient) -> None:
+    doc = {"doc_id": "gamma.md", "text": "Estonia sends a ship."}
+    api.post("/documents", json=doc, headers=AUTH)
+    api.post("/documents", json=doc, headers={"Authorization": "Bearer other-secret-123456"})
+    api.post("/ask", json={"question": "Who sends a ship?"}, headers=AUTH)
+    api.get(f"/documents/{KEY}", headers=AUTH)
+    api.get(f"/{KEY}")
+    text = api.get("/metrics", headers=AUTH).text
+    assert "qa_http_requests_total" in text
+    assert KEY not in text and "other-secret-123456" not in text
+    assert "Who sends a ship" not in text
+
+
+def test_each_app_counts_on_its_own(fake_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    with serving(fake_settings, fake_embedder) as one, serving(fake_settings, fake_embedder) as two:
+        one.post("/ask", json={"question": "Who leads in Iraq?"})
+        ask = {"method": "POST", "route": "/ask", "collection": "default", "status": "200"}
+        assert value(scrape(one), "qa_http_requests_total", **ask) == 1
+        assert value(scrape(two), "qa_http_requests_total", **ask) == 0
+
+
+@pytest.fixture
+def metrics_off(fake_settings: Settings, fake_embedder: FakeEmbedder) -> Iterator[TestClient]:
+    with serving(fake_settings.model_copy(update={"metrics": False}), fake_embedder) as client:
+        yield client
+
+
+def test_qa_metrics_off_removes_the_route(metrics_off: TestClient) -> None:
+    r = metrics_off.get("/metrics")
+    assert r.status_code == 404 and r.json()["error"] == "http_error"
+    assert metrics_off.post("/ask", json={"question": "Who?"}).status_code == 200
+    assert "X-Request-ID" in metrics_off.get("/metrics").headers  # ids stay on
+
+
+def test_qa_metrics_reads_off_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_METRICS", "off")
+    assert Settings().metrics is False
+    monkeypatch.setenv("QA_METRICS", "on")
+    assert Settings().metrics is True
+
+
+def test_a_name_that_is_no_collection_is_labelled_unknown(
+    fake_settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    service = QAService.from_settings(fake_settings, fake_embedder)
+    metrics = Metrics(lambda: {"handbook": service}, default_collection="")
+
+    def record(collection: str | None) -> RequestRecord:
+        return RequestRecord(
+            "id", "GET", "/collections/{name}/documents", collection, 404, 0.01, AskTrace(),
+            None, None, None,
+        )  # fmt: skip
+
+    for name in ("handbook", "guess-1", "guess-2", None):
+        metrics.observe(record(name))
+    text = metrics.render().decode()
+    assert 'collection="handbook"' in text and 'collection="unknown"' in text
+    assert "guess-1" not in text and "guess-2" not in text
+    assert 'qa_documents{collection="handbook"} 2.0' in text
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "reason"),
+    [
+        ("unreadable_document", "reading report.pdf took longer than 60 s", "timeout"),
+        ("unreadable_document", "reading x crashed the reader (a damaged file?)", "crash"),
+        ("unreadable_document", "the file cannot be indexed: it has no text", "no_text"),
+        ("unreadable_document", "not a readable PDF", "unreadable"),
+        ("file_too_large", "", "too_large"),
+        ("unsupported_media_type", "", "unsupported_type"),
+    ],
+)
+def test_extraction_reasons_are_few_and_named(code: str, message: str, reason: str) -> None:
+    assert extraction_reason(code, message) == reason
+
+
+def test_an_unexpected_error_is_counted_as_a_500(
+    fake_settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    service = QAService.from_settings(fake_settings, fake_embedder)
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    service.ask = broken  # type: ignore[method-assign]
+    app = create_app(fake_settings, service_factory=lambda: service)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/ask", json={"question": "Who?"})
+        assert r.status_code == 500 and r.json()["error"] == "internal_error"
+        assert len(r.headers["X-Request-ID"]) == 32
+        ask = {"method": "POST", "route": "/ask", "collection": "default", "status": "500"}
+        assert value(scrape(client), "qa_http_requests_total", **ask) == 1
