@@ -123,11 +123,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from qa.search.index import read_manifest
+    from qa.service import check_models
 
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64, not {args.workers}")
     settings = _settings(args)
     read_manifest(settings.index_dir)  # fail here, clearly, rather than serve 503s
+    check_models(settings)  # and fetch a named model once, not in every worker
     # Worker processes build their app from the environment: hand the settings on.
     os.environ["QA_INDEX_DIR"] = str(settings.index_dir.resolve())
     uvicorn.run(

@@ -16,8 +16,8 @@ from qa.answer.reader import (
     ExtractiveReader,
     Reader,
     ReadSpan,
-    check_reader_folder,
     reader_settings,
+    reader_source,
 )
 from qa.answer.selection import (
     AnswerSettings,
@@ -35,15 +35,15 @@ from qa.errors import DocumentNotFoundError
 from qa.ingest.chunking import chunk_settings
 from qa.ingest.indexing import expectation
 from qa.search.batching import MicroBatchingEmbedder
-from qa.search.embedding import Embedder, SentenceTransformerEmbedder
+from qa.search.embedding import Embedder, SentenceTransformerEmbedder, resolve_model_source
 from qa.search.filters import validate
 from qa.search.index import Index, read_manifest
 from qa.search.rerank import (
     CrossEncoderReranker,
     Reranker,
-    check_reranker_folder,
     rerank,
     rerank_settings,
+    reranker_source,
 )
 from qa.search.retrieval import Query, RetrievalSettings, Retriever, retrieval_settings
 from qa.types import Answer, AskResult, Document, Passage, ShortAnswer
@@ -58,6 +58,18 @@ EmbedderFactory = Callable[[Settings], Embedder]
 def load_embedder(settings: Settings) -> Embedder:
     """The configured sentence-transformers model (the default factory)."""
     return SentenceTransformerEmbedder(settings.model, precision=settings.precision)
+
+
+def check_models(settings: Settings, *, embedder: bool = True) -> None:
+    """Find every model the settings name (a Hugging Face name is fetched into the cache
+    here when missing and online) and check its folder, before any loads: a wrong one is
+    one clear error in milliseconds, not after seconds of loading the others."""
+    if embedder:
+        resolve_model_source(settings.model)
+    if settings.reranker is not None:
+        reranker_source(settings.reranker)
+    if settings.reader is not None:
+        reader_source(settings.reader)
 
 
 def load_models(settings: Settings) -> tuple[Reranker | None, Reader | None]:
@@ -138,10 +150,8 @@ class QAService:
     ) -> QAService:
         """Load the model and the index, checking that they belong together."""
         read_manifest(settings.index_dir)  # no index: say so before seconds of model loading
-        if settings.reranker is not None:  # a wrong folder, too
-            check_reranker_folder(settings.reranker)
-        if settings.reader is not None:
-            check_reader_folder(settings.reader)
+        # A wrong or missing model, too (the embedder when it is the configured model).
+        check_models(settings, embedder=embedder is None and embedder_factory is load_embedder)
         embedder = embedder or embedder_factory(settings)
         # Memory-mapped: worker processes share one copy of the vectors in the page cache.
         expect = expectation(embedder, chunk_settings(settings))
