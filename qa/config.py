@@ -27,8 +27,9 @@ class Settings(BaseSettings):
     index_dir: Path = Path("index")
     model: str = Field(
         default=DEFAULT_MODEL,
-        description="'all-MiniLM-L6-v2' (the packaged model) or a local sentence-transformers "
-        "model directory.",
+        description="'all-MiniLM-L6-v2' (the packaged model), a local sentence-transformers "
+        "model directory, or a Hugging Face model name (org/name) in or fetched into the "
+        "standard cache.",
     )
     chunk_tokens: int = Field(default=200, ge=16, le=8192)
     chunk_overlap: int = Field(default=20, ge=0)
@@ -71,18 +72,18 @@ class Settings(BaseSettings):
     # Document files (qa/ingest/formats/): `qa index` skips a larger or slower file with its reason.
     max_file_bytes: int = Field(default=50 << 20, ge=1024, le=1 << 32)
     extract_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
-    # Optional local models (qa/search/rerank.py, qa/answer/reader.py): off unless set,
-    # never downloaded.
+    # Optional models (qa/search/rerank.py, qa/answer/reader.py): off unless set; a local
+    # folder, or a Hugging Face name (org/name) found in or fetched once into the cache.
     reranker: Path | None = Field(
         default=None,
-        description="A local cross-encoder folder (sentence-transformers CrossEncoder, one "
-        "relevance label) that reorders the top QA_RERANK_CANDIDATES passages.",
+        description="A cross-encoder folder or Hugging Face name (sentence-transformers "
+        "CrossEncoder, one relevance label) that reorders the top QA_RERANK_CANDIDATES passages.",
     )
     rerank_candidates: int = Field(default=20, ge=1, le=200)
     reader: Path | None = Field(
         default=None,
-        description="A local extractive question-answering model folder (transformers, "
-        "SQuAD 2.0 style) that picks the short answer in the top QA_READER_PASSAGES passages.",
+        description="An extractive question-answering model folder or Hugging Face name "
+        "(transformers, SQuAD 2.0 style) that picks the short answer in the top QA_READER_PASSAGES passages.",
     )
     reader_passages: int = Field(default=3, ge=1, le=20)
     # Tokens of one reader window (question + passage) and the overlap of the windows of

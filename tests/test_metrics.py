@@ -196,3 +196,12 @@ def test_an_unexpected_error_is_counted_as_a_500(
         assert len(r.headers["X-Request-ID"]) == 32
         ask = {"method": "POST", "route": "/ask", "collection": "default", "status": "500"}
         assert value(scrape(client), "qa_http_requests_total", **ask) == 1
+
+
+def test_with_keys_for_reads_the_metrics_need_the_key(
+    fake_settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    settings = fake_settings.model_copy(update={"require_key_for_reads": True})
+    with serving(settings, fake_embedder) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers=AUTH).status_code == 200
