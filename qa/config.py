@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     reader: Path | None = Field(
         default=None,
         description="An extractive question-answering model folder or Hugging Face name "
-        "(transformers, SQuAD 2.0 style) that picks the short answer in the top QA_READER_PASSAGES passages.",
+        "(transformers, SQuAD 2.0 style) that picks the short answer in the top "
+        "QA_READER_PASSAGES passages.",
     )
     reader_passages: int = Field(default=3, ge=1, le=20)
     # Tokens of one reader window (question + passage) and the overlap of the windows of
