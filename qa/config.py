@@ -25,6 +25,11 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
+    collections: Path | None = Field(
+        default=None,
+        description="A collections file (YAML): serve several corpora, each with its own "
+        "index and keys, under /collections/{name}/ instead of one corpus.",
+    )
     model: str = Field(
         default=DEFAULT_MODEL,
         description="'all-MiniLM-L6-v2' (the packaged model), a local sentence-transformers "
@@ -103,7 +108,7 @@ class Settings(BaseSettings):
         "questions can be personal).",
     )
 
-    @field_validator("reranker", "reader", mode="before")
+    @field_validator("reranker", "reader", "collections", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -156,6 +156,19 @@ class WritesDisabledError(QAError):
     code = "writes_disabled"
 
 
+class ForbiddenError(QAError):
+    """The key is valid here but does not allow this (a read key writing)."""
+
+    code = "forbidden"
+
+
+class CollectionNotFoundError(QAError):
+    """No collection of that name that the request's key may read (the two are one
+    answer: a caller learns nothing about collections it cannot read)."""
+
+    code = "collection_not_found"
+
+
 class UnreadableDocumentError(InvalidDocumentError):
     """An uploaded file of a supported format cannot be read (damaged, protected, scanned,
     a zip bomb, no main text, too slow to extract)."""

@@ -60,15 +60,15 @@ def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.model, precision=settings.precision)
 
 
-def check_models(settings: Settings, *, embedder: bool = True) -> None:
+def check_models(settings: Settings, *, embedder: bool = True, optional: bool = True) -> None:
     """Find every model the settings name (a Hugging Face name is fetched into the cache
     here when missing and online) and check its folder, before any loads: a wrong one is
     one clear error in milliseconds, not after seconds of loading the others."""
     if embedder:
         resolve_model_source(settings.model)
-    if settings.reranker is not None:
+    if optional and settings.reranker is not None:
         reranker_source(settings.reranker)
-    if settings.reader is not None:
+    if optional and settings.reader is not None:
         reader_source(settings.reader)
 
 
@@ -147,16 +147,23 @@ class QAService:
         embedder: Embedder | None = None,
         *,
         embedder_factory: EmbedderFactory = load_embedder,
+        models: tuple[Reranker | None, Reader | None] | None = None,
     ) -> QAService:
-        """Load the model and the index, checking that they belong together."""
+        """Load the model and the index, checking that they belong together. Pass the
+        `embedder` and the optional `models` to share them between services (one per
+        collection) rather than load them again."""
         read_manifest(settings.index_dir)  # no index: say so before seconds of model loading
-        # A wrong or missing model, too (the embedder when it is the configured model).
-        check_models(settings, embedder=embedder is None and embedder_factory is load_embedder)
+        # A wrong or missing model, too (those this call is to load).
+        check_models(
+            settings,
+            embedder=embedder is None and embedder_factory is load_embedder,
+            optional=models is None,
+        )
         embedder = embedder or embedder_factory(settings)
         # Memory-mapped: worker processes share one copy of the vectors in the page cache.
         expect = expectation(embedder, chunk_settings(settings))
         index = Index.load(settings.index_dir, expect, mmap=True)
-        reranker, reader = load_models(settings)
+        reranker, reader = models if models is not None else load_models(settings)
         return cls(
             embedder=embedder,
             index=index,
@@ -171,7 +178,12 @@ class QAService:
 
     def enable_micro_batching(self, *, max_batch: int) -> None:
         """Encode concurrent questions together (the server does this; the CLI need not)."""
-        self.embedder = MicroBatchingEmbedder(self.embedder, max_batch=max_batch)
+        self.use_embedder(MicroBatchingEmbedder(self.embedder, max_batch=max_batch))
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Encode with `embedder` from now on (the same model, wrapped: one micro-batching
+        embedder shared by every collection's service)."""
+        self.embedder = embedder
         self.swap_index(self.index)
 
     def close(self) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,12 +13,41 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from qa.api import create_app
 from qa.api.metrics import Metrics, extraction_reason
-from qa.api.middleware import RequestRecord
+from qa.api.middleware import RequestRecord, access_log
 from qa.config import Settings
 from qa.service import AskTrace, QAService
+from tests.collections_helpers import (
+    KEY_ENV,
+    OPEN_WRITE,
+    SECRET_READ,
+    SECRET_WRITE,
+    bearer,
+    collections_file,
+)
 from tests.conftest import AUTH, KEY, FakeEmbedder, serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+class _Lines(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def access() -> Iterator[list[str]]:
+    """The access-log lines written while the test runs."""
+    lines: list[str] = []
+    handler = _Lines(lines)
+    access_log.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        access_log.removeHandler(handler)
 
 
 def scrape(client: TestClient) -> Samples:
@@ -205,3 +237,61 @@ def test_with_keys_for_reads_the_metrics_need_the_key(
     with serving(settings, fake_embedder) as client:
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers=AUTH).status_code == 200
+
+
+# ----- a server with collections -----------------------------------------------------------
+
+
+@pytest.fixture
+def collections_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    for name, key in KEY_ENV.items():
+        monkeypatch.setenv(name, key)
+    fake = FakeEmbedder()
+    path = collections_file(tmp_path, fake)
+    app = create_app(Settings(collections=path), embedder_factory=lambda _: fake)
+    with TestClient(app) as client:
+        yield client
+
+
+def test_with_collections_each_is_its_own_label_and_no_key_shows(
+    collections_client: TestClient, access: list[str]
+) -> None:
+    c = collections_client
+    secret = bearer(SECRET_READ)
+    assert c.post("/collections/secret/ask", json={"question": "Code word?"}, headers=secret)
+    for _ in range(2):
+        assert c.post("/collections/open/ask", json={"question": "When?"}).status_code == 200
+    assert c.post("/collections/secret/ask", json={"question": "Code?"}).status_code == 401
+    wrong = bearer(OPEN_WRITE)  # another collection's key: as if it did not exist
+    assert c.get("/collections/secret/documents", headers=wrong).status_code == 404
+    assert c.get("/collections/guessed-name/documents", headers=secret).status_code == 404
+    doc = {"doc_id": "new.md", "text": "The lift is out of order."}
+    assert c.post("/collections/open/documents", json=doc, headers=wrong).status_code == 201
+    assert c.get("/health").status_code == 200
+    m = scrape(c)
+    ask = {"method": "POST", "route": "/collections/{name}/ask", "status": "200"}
+    assert value(m, "qa_http_requests_total", **ask, collection="secret") == 1
+    assert value(m, "qa_http_requests_total", **ask, collection="open") == 2
+    assert value(m, "qa_http_requests_total", **{**ask, "status": "401"}, collection="secret") == 1
+    docs = {"method": "GET", "route": "/collections/{name}/documents", "status": "404"}
+    assert value(m, "qa_http_requests_total", **docs, collection="secret") == 1
+    assert value(m, "qa_http_requests_total", **docs, collection="unknown") == 1
+    health = {"method": "GET", "route": "/health", "status": "200", "collection": ""}
+    assert value(m, "qa_http_requests_total", **health) == 1
+    for name, asked in (("secret", 1), ("open", 2)):
+        labels = {"collection": name, "stage": "encode"}
+        assert value(m, "qa_ask_stage_seconds_count", **labels) == asked
+        assert value(m, "qa_documents", collection=name) >= 1
+    assert value(m, "qa_documents", collection="open") == 2  # the write shows at once
+    write = {"collection": "open", "operation": "add", "outcome": "ok"}
+    assert value(m, "qa_live_writes_total", **write) == 1
+    text = c.get("/metrics").text
+    for key in (SECRET_READ, SECRET_WRITE, OPEN_WRITE):
+        assert key not in text and key not in "\n".join(access)
+    assert "guessed-name" not in text
+    lines = [json.loads(line) for line in access]
+    assert {(ln["route"], ln["collection"]) for ln in lines} >= {
+        ("/collections/{name}/ask", "secret"),
+        ("/collections/{name}/ask", "open"),
+        ("/health", None),
+    }

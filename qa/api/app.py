@@ -20,6 +20,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from qa import __version__
+from qa.api.collections import (
+    collections_router,
+    read_collection,
+    serving_collections,
+    write_collection,
+)
 from qa.api.errors import install_error_handlers
 from qa.api.metrics import Metrics, install_metrics
 from qa.api.middleware import (
@@ -28,8 +34,10 @@ from qa.api.middleware import (
     RequestContextMiddleware,
     WorkerHeaderMiddleware,
 )
-from qa.api.routes_read import read_router
-from qa.api.routes_write import write_router
+from qa.api.routes_feedback import feedback_router
+from qa.api.routes_read import health_router, read_router
+from qa.api.routes_write import single_writer, write_router
+from qa.api.state import Target, single_target
 from qa.config import Settings
 from qa.errors import QAError
 from qa.ingest.chunking import chunk_settings
@@ -52,6 +60,8 @@ def create_app(
     batching, no index watching), or `embedder_factory` to load the index from
     `settings` with another model (tests do)."""
     settings = settings or Settings()
+    if settings.collections is not None:
+        return _collections_app(settings, embedder_factory)
     owned = service_factory is None
     factory = service_factory or (
         lambda: QAService.from_settings(settings, embedder_factory=embedder_factory)
@@ -64,24 +74,70 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(read_router(settings))
+    app.include_router(health_router(settings))
     app.include_router(write_router(settings))
-    metrics = Metrics(lambda: _served(app)) if settings.metrics else None
-    if metrics is not None:
-        install_metrics(app, metrics)
+    app.include_router(feedback_router(single_target, single_writer(settings)))
     _install_middleware(app, settings)
-    # Outermost: every response, a middleware's refusal included, carries the request id.
+    _install_monitoring(app, settings, default_collection="default")
+    _install_web(app)
+    return app
+
+
+def _collections_app(settings: Settings, embedder_factory: EmbedderFactory) -> FastAPI:
+    """Every collection of the file under /collections/{name}/, with the same handlers."""
+    if settings.api_key or settings.require_key_for_reads:
+        log.warning(
+            "QA_API_KEY and QA_REQUIRE_KEY_FOR_READS do not apply with collections: each "
+            "collection's keys are in the collections file"
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with serving_collections(app, settings, embedder_factory):
+            yield
+
+    app = FastAPI(
+        title="qa",
+        version=__version__,
+        lifespan=lifespan,
+        description="Answers questions from several collections of documents, each with its "
+        "own keys, with exact citations.",
+    )
+    install_error_handlers(app)
+    app.include_router(collections_router())
+    prefix = "/collections/{name}"
+    app.include_router(read_router(settings, read_collection), prefix=prefix)
+    app.include_router(write_router(settings, write_collection), prefix=prefix)
+    app.include_router(feedback_router(read_collection, write_collection), prefix=prefix)
+    _install_middleware(app, settings.model_copy(update={"require_key_for_reads": False}))
+    # Requests outside a collection (/health, /collections, /metrics, the page): no label.
+    _install_monitoring(app, settings, default_collection="")
+    _install_web(app)
+    return app
+
+
+def _install_monitoring(app: FastAPI, settings: Settings, *, default_collection: str) -> None:
+    """GET /metrics (unless QA_METRICS=off) and, outermost of all middleware, request ids
+    and the access log: every response, a middleware's refusal included, carries the id."""
+    metrics = None
+    if settings.metrics:
+        metrics = Metrics(lambda: _served(app), default_collection=default_collection)
+        install_metrics(app, metrics)
     app.add_middleware(
         RequestContextMiddleware,
         log_questions=settings.log_questions,
         observers=[metrics.observe] if metrics is not None else [],
     )
-    _install_web(app)
-    return app
 
 
 def _served(app: FastAPI) -> dict[str, QAService]:
-    """The service by collection label, for the metrics (none while starting)."""
-    service: QAService | None = getattr(app.state, "service", None)
+    """The live service of each collection by its label, for the metrics: every loaded
+    collection's, or the only corpus's as `default` (none while starting)."""
+    registry = getattr(app.state, "registry", None)
+    if registry is not None:
+        return {n: t.service for n, t in registry.targets.items() if t.service is not None}
+    target: Target | None = getattr(app.state, "target", None)
+    service = None if target is None else target.service
     return {} if service is None else {"default": service}
 
 
@@ -98,21 +154,21 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.service = None
-        app.state.load_error = None
+        target = app.state.target = Target(settings)
         try:
             service = await run_in_threadpool(factory)
         except QAError as exc:
             # Stay up and say why on every request, rather than die without a word.
             log.error("the service cannot answer: %s", exc.message)
-            app.state.load_error = exc
+            target.load_error = exc
             yield
             return
         if batching:
             service.enable_micro_batching(max_batch=settings.max_question_batch)
-        app.state.service = service
+        target.service = service
         async with _watching(app, service, settings, enabled=owned):
             yield
+        target.feedback.close()
         if batching:
             service.close()
 

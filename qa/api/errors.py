@@ -41,6 +41,8 @@ STATUS: dict[type[errors.QAError], int] = {
     errors.RenderError: 503,
     errors.UnauthorizedError: 401,
     errors.WritesDisabledError: 403,
+    errors.ForbiddenError: 403,
+    errors.CollectionNotFoundError: 404,
 }
 
 #: Every 401 names the scheme to use (RFC 9110).

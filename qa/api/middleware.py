@@ -191,12 +191,21 @@ def request_id_of(scope: Scope) -> str:
 
 
 def route_template(scope: Scope) -> str:
-    """The template of the route that matched (`/documents/{doc_id:path}`), never the path."""
+    """The template of the route that matched (`/collections/{name}/documents/{doc_id:path}`),
+    never the path."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return UNMATCHED
-    return f"{path}/{{path}}" if isinstance(route, Mount) else path or "/"
+    if isinstance(route, Mount):
+        return f"{path}/{{path}}"
+    # A route of a router included with a prefix keeps its own path; FastAPI keeps the
+    # whole template (prefix included) in the context of the route it matched.
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    full = getattr(context, "path", None)
+    if getattr(context, "original_route", None) is route and isinstance(full, str) and full:
+        return full
+    return path or "/"
 
 
 def collection_of(scope: Scope, route: str) -> str | None:

@@ -7,12 +7,12 @@ from pathlib import PurePosixPath
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.state import get_service
+from qa.api.state import Resolver, Target
 from qa.config import Settings
 from qa.errors import OriginalMissingError
 from qa.ingest.corpus import extraction_limits
@@ -51,18 +51,20 @@ def _disposition(doc: Document) -> str:
     return f"{kind}; filename*=UTF-8''{quote(name)}"
 
 
-def add_file_routes(router: APIRouter, settings: Settings) -> None:
+def add_file_routes(router: APIRouter, settings: Settings, resolve: Resolver) -> None:
     # Page images are drawn in a child process, bounded in time and memory, one at a time.
     renderer = ExtractionWorker(limits=extraction_limits(settings))
+    # A default, not Annotated: the dependency is a local, and annotations are strings.
+    readable = Depends(resolve)
 
     @router.get(
         "/documents/{doc_id:path}/original",
         summary="The file a document was indexed from, with its media type",
         response_class=Response,
     )
-    async def original(doc_id: str, request: Request) -> Response:
-        doc = get_service(request).document(doc_id)
-        data = await run_in_threadpool(_original, settings, doc)
+    async def original(doc_id: str, target: Target = readable) -> Response:
+        doc = target.live().document(doc_id)
+        data = await run_in_threadpool(_original, target.settings, doc)
         headers = {**_FILE_HEADERS, "Content-Disposition": _disposition(doc)}
         return Response(data, media_type=MEDIA_TYPES[doc.format], headers=headers)
 
@@ -74,12 +76,12 @@ def add_file_routes(router: APIRouter, settings: Settings) -> None:
     async def page(
         doc_id: str,
         page: Annotated[int, PathParam(ge=1, le=100_000)],
-        request: Request,
+        target: Target = readable,
         start: Annotated[int | None, Query(ge=0, description="Document offset")] = None,
         end: Annotated[int | None, Query(ge=0, description="Document offset")] = None,
     ) -> Response:
-        doc = get_service(request).document(doc_id)
-        data = await run_in_threadpool(_original, settings, doc) if doc.pages else b""
+        doc = target.live().document(doc_id)
+        data = await run_in_threadpool(_original, target.settings, doc) if doc.pages else b""
         png = await run_in_threadpool(
             partial(page_image, doc, data, page=page, start=start, end=end, renderer=renderer)
         )

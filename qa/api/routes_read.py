@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -22,7 +22,7 @@ from qa.api.schemas import (
     document_out,
     summary_out,
 )
-from qa.api.state import get_service
+from qa.api.state import Resolver, Target, get_service, request_id, single_target
 from qa.config import Settings
 
 
@@ -40,14 +40,17 @@ def check_question_length(question: str, limit: int) -> None:
         )
 
 
-def read_router(settings: Settings) -> APIRouter:
+def read_router(settings: Settings, resolve: Resolver = single_target) -> APIRouter:
+    """/ask and the document routes, on the target `resolve` gives (and lets read)."""
     router = APIRouter(responses=READ_ERRORS)
+    # A default, not Annotated: the dependency is a local, and annotations are strings.
+    readable = Depends(resolve)
 
     # The schema documents the body; the route returns it already serialised.
     @router.post("/ask", response_model=AskResponse, summary="Answer a question from the documents")
-    async def ask(body: AskRequest, request: Request) -> Response:
+    async def ask(body: AskRequest, request: Request, target: Target = readable) -> Response:
         check_question_length(body.question, settings.max_question_chars)
-        service = get_service(request)
+        service = target.live()
         # Encoding is CPU-bound: keep it off the event loop.
         result = await run_in_threadpool(
             partial(
@@ -58,23 +61,32 @@ def read_router(settings: Settings) -> APIRouter:
                 max_per_document=body.max_per_document,
             )
         )
-        return Response(ask_json(result), media_type="application/json")
+        rid = request_id(request)
+        target.feedback.remember(rid, result.question)  # memory only, for its feedback
+        return Response(ask_json(result, request_id=rid), media_type="application/json")
 
     @router.get("/documents", response_model=DocumentList, summary="List the indexed documents")
-    async def documents(request: Request) -> DocumentList:
-        return DocumentList(documents=[summary_out(d) for d in get_service(request).documents()])
+    async def documents(target: Target = readable) -> DocumentList:
+        return DocumentList(documents=[summary_out(d) for d in target.live().documents()])
 
     # Before /documents/{doc_id:path}, which would take these paths whole. No document id
     # ends in /original or .png (ids end in a format's extension).
-    add_file_routes(router, settings)
+    add_file_routes(router, settings, resolve)
 
     @router.get(
         "/documents/{doc_id:path}",
         response_model=DocumentOut,
         summary="One document with the full text that citations index into",
     )
-    async def document(doc_id: str, request: Request) -> DocumentOut:
-        return document_out(get_service(request).document(doc_id))
+    async def document(doc_id: str, target: Target = readable) -> DocumentOut:
+        return document_out(target.live().document(doc_id))
+
+    return router
+
+
+def health_router(settings: Settings) -> APIRouter:
+    """/health of a server without collections."""
+    router = APIRouter(responses=READ_ERRORS)
 
     @router.get(
         "/health",

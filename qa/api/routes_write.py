@@ -4,12 +4,10 @@ worker thread, one write at a time."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Callable
 from functools import partial
 from pathlib import PurePosixPath
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -28,57 +26,38 @@ from qa.api.schemas import (
     IngestOut,
 )
 from qa.api.security import authorize_write
-from qa.api.state import get_service
+from qa.api.state import Resolver, Target, single_target
 from qa.config import Settings
 from qa.errors import BadRequestError, InvalidDocumentError, UnsupportedMediaTypeError
 from qa.ingest.corpus import extraction_limits
 from qa.ingest.doc_rules import MAX_DOC_ID_CHARS, Prepared, prepare_file, prepare_json
 from qa.ingest.formats.worker import ExtractionWorker
-from qa.live.writer import Ingestor
 
-T = TypeVar("T")
 # Declares the scheme in the OpenAPI document; the check itself is qa.api.security's.
-_BEARER = HTTPBearer(auto_error=False, description="The server's QA_API_KEY.")
+BEARER = HTTPBearer(auto_error=False, description="The server's QA_API_KEY.")
 
 
-class _Writers:
-    """One Ingestor per live service, and one write at a time per event loop (queued
-    on the loop, so waiting writers hold no worker threads that readers need)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.ingestor: Ingestor | None = None
-        self.limiter: anyio.CapacityLimiter | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    def _limiter(self) -> anyio.CapacityLimiter:
-        loop = asyncio.get_running_loop()
-        if self.limiter is None or self.loop is not loop:
-            self.limiter, self.loop = anyio.CapacityLimiter(1), loop
-        return self.limiter
-
-    async def run(self, request: Request, work: Callable[[Ingestor], T]) -> T:
-        service = get_service(request)
-        if self.ingestor is None or self.ingestor.service is not service:
-            self.ingestor = Ingestor.from_settings(service, self.settings)
-        ingestor = self.ingestor
-        # Embedding and saving are CPU and disk work: never on the event loop.
-        return await anyio.to_thread.run_sync(partial(work, ingestor), limiter=self._limiter())
-
-
-def write_router(settings: Settings) -> APIRouter:
-    """POST and DELETE /documents, behind the API key."""
+def single_writer(settings: Settings) -> Resolver:
+    """The write check of a server without collections: its one QA_API_KEY."""
     key = settings.api_key or None  # an empty QA_API_KEY means none, never "any key"
-    writers = _Writers(settings)
+
+    def writer(request: Request, credentials: Annotated[Any, Depends(BEARER)]) -> Target:
+        # The raw header, not `credentials`: a malformed one must get a 401 that says so.
+        authorize_write(key, request.headers.get("authorization"))
+        return single_target(request)
+
+    return writer
+
+
+def write_router(settings: Settings, resolve: Resolver | None = None) -> APIRouter:
+    """POST and DELETE /documents, on the target `resolve` gives (and lets write)."""
+    # A default, not Annotated: the dependency is a local, and annotations are strings.
+    writable = Depends(resolve or single_writer(settings))
     # Uploaded PDF, HTML and Word files are read in a child process, bounded in time and
     # memory, so a hostile file cannot hang or crash the server.
     reader = ExtractionWorker(limits=extraction_limits(settings))
 
-    def writer(request: Request, credentials: Annotated[Any, Depends(_BEARER)]) -> None:
-        # The raw header, not `credentials`: a malformed one must get a 401 that says so.
-        authorize_write(key, request.headers.get("authorization"))
-
-    router = APIRouter(dependencies=[Depends(writer)], responses=WRITE_ERRORS)
+    router = APIRouter(responses=WRITE_ERRORS)
 
     @router.post(
         "/documents",
@@ -88,9 +67,9 @@ def write_router(settings: Settings) -> APIRouter:
         summary="Add or replace a document (needs the API key)",
         openapi_extra={"requestBody": _request_body()},
     )
-    async def add_document(request: Request) -> JSONResponse:
+    async def add_document(request: Request, target: Target = writable) -> JSONResponse:
         prepared = await _read_document(request, settings, reader)
-        result = await writers.run(request, lambda ing: ing.add(prepared))
+        result = await target.write(lambda ing: ing.add(prepared))
         body = IngestOut(**dataclasses.asdict(result))
         return JSONResponse(
             body.model_dump(), status_code=201 if result.status == "created" else 200
@@ -102,9 +81,9 @@ def write_router(settings: Settings) -> APIRouter:
         summary="Delete a document (needs the API key)",
     )
     async def delete_document(
-        doc_id: Annotated[str, PathParam(max_length=1000)], request: Request
+        doc_id: Annotated[str, PathParam(max_length=1000)], target: Target = writable
     ) -> DeleteOut:
-        result = await writers.run(request, lambda ing: ing.delete(doc_id))
+        result = await target.write(lambda ing: ing.delete(doc_id))
         return DeleteOut(doc_id=result.doc_id, deleted=True, documents=result.documents)
 
     return router

@@ -135,6 +135,11 @@ class AskResponse(BaseModel):
         "own; null when it answers",
     )
     passages: list[PassageOut]
+    request_id: str | None = Field(
+        default=None,
+        description="This reply's request id (also its X-Request-ID header): send it with "
+        "feedback on the answer (POST /feedback)",
+    )
 
 
 class DocumentSummary(BaseModel):
@@ -164,8 +169,10 @@ class DocumentList(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
-    documents: int
-    chunks: int
+    documents: int | None = Field(
+        description="null on a server with collections: GET /collections gives each one's"
+    )
+    chunks: int | None
     model: str
     version: str
     writes: bool = Field(
@@ -331,8 +338,9 @@ def answer_out(a: Answer | None) -> AnswerOut | None:
     )
 
 
-def ask_response(result: AskResult) -> AskResponse:
+def ask_response(result: AskResult, *, request_id: str | None = None) -> AskResponse:
     return AskResponse(
+        request_id=request_id,
         question=result.question,
         answerable=result.answerable,
         confidence=result.confidence,
@@ -345,11 +353,11 @@ def ask_response(result: AskResult) -> AskResponse:
 _ASK_JSON: TypeAdapter[AskResponse] = TypeAdapter(AskResponse)
 
 
-def ask_json(result: AskResult) -> bytes:
+def ask_json(result: AskResult, *, request_id: str | None = None) -> bytes:
     """The /ask body, serialised once: the very bytes FastAPI's own response-model path
     writes (pydantic's dump_json of AskResponse), without validating the model a second
     time on the way out."""
-    return _ASK_JSON.dump_json(ask_response(result), by_alias=True)
+    return _ASK_JSON.dump_json(ask_response(result, request_id=request_id), by_alias=True)
 
 
 def summary_out(d: Document) -> DocumentSummary:

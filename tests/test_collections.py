@@ -1,0 +1,245 @@
+"""The collections file's checks, the feedback store, reloads and feedback over HTTP
+(the real app with the fake model; the real server is in test_collections_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.api import create_app
+from qa.collections.config import Access, load_collections
+from qa.collections.feedback import FeedbackStore
+from qa.config import Settings
+from qa.errors import ConfigError
+from qa.ingest.chunking import chunk_settings
+from qa.ingest.corpus import scan_corpus
+from qa.ingest.indexing import update_index
+from tests.collections_helpers import (
+    KEY_ENV,
+    SECRET_READ,
+    SECRET_WRITE,
+    bearer,
+    collections_file,
+    write_file,
+)
+from tests.conftest import AUTH, FakeEmbedder, seed, serving
+
+HB = "  hb:\n    corpus: a\n    index: b\n"
+ENV = {"HANDBOOK_KEY": "hb-key-123", "OTHER": "other-key-456"}
+
+
+def load(tmp_path: Path, text: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_collections(path, ENV if env is None else env)
+
+
+def test_a_good_file_with_keys_by_value_and_by_reference(tmp_path: Path) -> None:
+    found = load(
+        tmp_path,
+        "collections:\n"
+        "  handbook:\n    corpus: docs/hb\n    index: /srv/idx/hb\n"
+        "    read_keys: [{env: HANDBOOK_KEY}, plain-key-789]\n"
+        "    write_keys: ['env:OTHER']\n"
+        "  public-1:\n    corpus: pub\n    index: idx/pub\n",
+    )
+    hb, pub = list(found)
+    assert (hb.name, hb.corpus_dir, hb.index_dir) == (
+        "handbook",
+        (tmp_path / "docs/hb").resolve(),
+        Path("/srv/idx/hb"),
+    )
+    assert not hb.public and hb.writable and pub.public and not pub.writable
+    assert hb.access(None) is Access.NONE and pub.access(None) is Access.READ
+    assert hb.access("hb-key-123") is Access.READ and hb.access("plain-key-789") is Access.READ
+    assert hb.access("other-key-456") is Access.WRITE and hb.access("HB-KEY-123") is Access.NONE
+    assert pub.access("other-key-456") is Access.READ  # public: any key reads, none writes
+    # Keys are held as digests only: never in a repr, a log line or a traceback.
+    assert "hb-key-123" not in repr(found) and "plain-key" not in repr(hb)
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ("  hb:\n    corpus: a\n    index: b\n    colour: red\n", "'hb': unknown field(s) colour"),
+        ("  'bad name':\n    corpus: a\n    index: b\n", "collection name 'bad name'"),
+        ("  ../up:\n    corpus: a\n    index: b\n", "collection name '../up'"),
+        ("  hb:\n    index: b\n", "'hb': 'corpus' is missing"),
+        ("  hb:\n    corpus: a\n", "'hb': 'index' is missing"),
+        ("  hb:\n    corpus: a\n    index: b\n    read_keys: ['']\n", "read_keys[0]: a key must"),
+        ("  hb:\n    corpus: a\n    index: b\n    read_keys: []\n", "'read_keys' must be a non"),
+        ("  hb:\n    corpus: a\n    index: b\n    write_keys: [{env: NOPE}]\n", "NOPE is not set"),
+        ("  hb:\n    corpus: a\n    index: b\n    write_keys: ['env:']\n", "name the environment"),
+        ("  hb:\n    corpus: a\n    index: b\n    read_keys: [{file: x}]\n", "{env: NAME}"),
+        ("  hb:\n    corpus: a\n    index: b\n    read_keys: [12]\n", "write a key as a string"),
+        (
+            "  hb:\n    corpus: a\n    index: b\n  hc:\n    corpus: c\n    index: ./b\n",
+            "same index",
+        ),
+        (
+            "  hb:\n    corpus: a\n    index: b\n  hb:\n    corpus: c\n    index: d\n",
+            "'hb' appears twice",
+        ),
+        ("  hb: [a, b]\n", "'hb': expected a mapping"),
+    ],
+)
+def test_a_bad_entry_is_refused_naming_it(tmp_path: Path, entry: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, "collections:\n" + entry)
+    assert fragment in info.value.message
+    assert str(tmp_path / "c.yaml") in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "one top-level key"),
+        ("collections: {}\n", "at least one"),
+        ("collection:\n  a: {}\n", "one top-level key"),
+        ("collections: [\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_file_is_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load(tmp_path, text)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_collections(tmp_path / "missing.yaml", ENV)
+
+
+def test_feedback_is_durable_and_takes_the_question_the_server_saw(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path)
+    store.remember("r1", "What is the code word?")
+    store.add("r1", helpful=False, comment="wrong doc", question="forged question")
+    store.add("r2", helpful=True)
+    store.add("r3", helpful=False, question="asked before a restart")
+    store.close()  # a new process: nothing remembered, all read back from disk
+    again = FeedbackStore(tmp_path)
+    unhelpful = again.entries(helpful=False)
+    assert [(e.request_id, e.question, e.comment) for e in unhelpful] == [
+        ("r3", "asked before a restart", None),
+        ("r1", "What is the code word?", "wrong doc"),
+    ]
+    assert [e.request_id for e in again.entries()] == ["r3", "r2", "r1"]
+    db = sqlite3.connect(tmp_path / "feedback.sqlite3")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_feedback_on_a_server_without_collections(tmp_path: Path) -> None:
+    fake = FakeEmbedder()
+    settings = seed(tmp_path, fake)
+    with serving(settings, fake) as client:
+        reply = client.post("/ask", json={"question": "Who leads the mission?"}).json()
+        rid = reply["request_id"]
+        assert rid and client.post("/ask", json={"question": "x"}).json()["request_id"] != rid
+        r = client.post("/feedback", json={"request_id": rid, "helpful": False, "comment": "no"})
+        assert r.status_code == 201, r.text
+        assert r.json()["question"] == "Who leads the mission?"
+        assert client.get("/feedback").status_code == 401
+        listed = client.get("/feedback", headers=AUTH).json()["feedback"]
+        assert [(f["request_id"], f["helpful"]) for f in listed] == [(rid, False)]
+        for bad in (
+            {"request_id": rid},
+            {"request_id": "a b", "helpful": True},
+            {"request_id": rid, "helpful": True, "extra": 1},
+            {"request_id": rid, "helpful": True, "comment": "x" * 2001},
+        ):
+            r = client.post("/feedback", json=bad)
+            assert r.status_code == 422, bad
+            assert r.json()["error"] == "invalid_request"
+        # A client's sane X-Request-ID is the reply's id.
+        mine = client.post("/ask", json={"question": "Who?"}, headers={"X-Request-ID": "abc-1"})
+        assert mine.json()["request_id"] == "abc-1"
+
+
+@pytest.fixture
+def collections_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    for name, value in KEY_ENV.items():
+        monkeypatch.setenv(name, value)
+    fake = FakeEmbedder()
+    path = collections_file(tmp_path, fake)
+    app = create_app(Settings(collections=path), embedder_factory=lambda _: fake)
+    with TestClient(app) as client:
+        yield client, path
+
+
+def test_feedback_stays_in_its_collection(collections_app) -> None:  # type: ignore[no-untyped-def]
+    client, _ = collections_app
+    key = bearer(SECRET_WRITE)
+    rid = client.post(
+        "/collections/secret/ask", json={"question": "What is the code word?"}, headers=key
+    ).json()["request_id"]
+    r = client.post("/collections/secret/feedback", json={"request_id": rid, "helpful": False})
+    assert r.status_code == 401  # feedback needs what reading needs
+    r = client.post(
+        "/collections/secret/feedback",
+        json={"request_id": rid, "helpful": False},
+        headers=bearer(SECRET_READ),
+    )
+    assert r.status_code == 201 and r.json()["question"] == "What is the code word?"
+    assert (
+        client.post(
+            "/collections/open/feedback", json={"request_id": "o-1", "helpful": True}
+        ).status_code
+        == 201
+    )
+    mine = client.get("/collections/secret/feedback", headers=key).json()["feedback"]
+    assert [f["request_id"] for f in mine] == [rid]
+
+
+def test_reload_rotates_keys_and_a_bad_file_keeps_the_old_ones(
+    collections_app, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    client, path = collections_app
+    reload = client.app.state.reload_collections  # what SIGHUP runs
+
+    def status(key: str) -> int:
+        return client.get("/collections/secret/documents", headers=bearer(key)).status_code
+
+    write_file(path, secret_read="rotated-key-77aa")
+    assert client.portal.call(reload) is True
+    assert (status("rotated-key-77aa"), status(SECRET_READ), status(SECRET_WRITE)) == (
+        200,
+        404,
+        200,
+    )
+    path.write_text(path.read_text() + "  broken: {}\n", encoding="utf-8")
+    assert client.portal.call(reload) is False  # logged; the old configuration stays
+    assert status("rotated-key-77aa") == 200
+    monkeypatch.delenv("QA_TEST_SECRET_WRITE")
+    write_file(path, secret_read="rotated-key-77aa")
+    assert client.portal.call(reload) is False  # an unset variable is a bad file too
+    assert status(SECRET_WRITE) == 200
+    _ = asyncio  # the reload is a coroutine run on the app's loop by the portal
+
+
+def test_reload_adds_and_removes_collections(collections_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, path = collections_app
+    reload = client.app.state.reload_collections
+    original = path.read_text()
+    extra = "  extra:\n    corpus: corpora/open\n    index: indexes/extra\n"
+    path.write_text(original + extra, encoding="utf-8")
+    # Its index does not exist yet: the whole reload is refused, the old set stays.
+    assert client.portal.call(reload) is False
+    assert [c["name"] for c in client.get("/collections").json()["collections"]] == ["open"]
+    fake = FakeEmbedder()
+    update_index(
+        scan_corpus(tmp_path / "corpora" / "open").documents,
+        index_dir=tmp_path / "indexes" / "extra",
+        embedder=fake,
+        settings=chunk_settings(Settings()),
+    )
+    assert client.portal.call(reload) is True
+    names = [c["name"] for c in client.get("/collections").json()["collections"]]
+    assert names == ["open", "extra"]
+    r = client.post("/collections/extra/ask", json={"question": "When does the canteen open?"})
+    assert r.status_code == 200 and r.json()["passages"][0]["doc_id"] == "guide.md"
+    path.write_text(original.split("  open:")[0], encoding="utf-8")  # only secret is left
+    assert client.portal.call(reload) is True
+    assert client.get("/collections").json() == {"collections": []}
+    assert client.get("/collections/open/documents").status_code == 401  # like any unknown
+    r = client.get("/collections/secret/documents", headers=bearer(SECRET_READ))
+    assert r.status_code == 200
