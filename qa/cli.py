@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from qa.answer.display import WITHHELD_LABEL as WITHHELD_LABEL  # qa ask's label, for tests
+from qa.answer.display import format_result
 from qa.config import Settings
 from qa.errors import QAError, UsageError
 
@@ -37,11 +39,33 @@ def _load_embedder(settings: Settings) -> Embedder:
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for arg, field in (("corpus", "corpus_dir"), ("index", "index_dir")):
+    for arg, field in (("corpus", "corpus_dir"), ("index", "index_dir"), ("collections",) * 2):
         value = getattr(args, arg, None)
         if value is not None:
             overrides[field] = value
     return Settings(**overrides)
+
+
+def _targets(args: argparse.Namespace) -> list[tuple[str | None, Settings]]:
+    """What a command works on: the file's collections (`--collections` or QA_COLLECTIONS),
+    only `--collection NAME`, or without a file the one corpus."""
+    from qa.collections.config import settings_per_collection
+
+    if getattr(args, "corpus", None) or getattr(args, "index", None):
+        if getattr(args, "collections", None):
+            raise UsageError("--corpus and --index do not go with --collections: the file has them")
+    return settings_per_collection(_settings(args), getattr(args, "collection", None), os.environ)
+
+
+def _collections_options(p: argparse.ArgumentParser, *, one: bool = True) -> None:
+    p.add_argument(
+        "--collections",
+        type=Path,
+        metavar="FILE",
+        help="collections file (default: $QA_COLLECTIONS)",
+    )
+    if one:
+        p.add_argument("--collection", metavar="NAME", help="only this collection of the file")
 
 
 class _Progress:
@@ -75,8 +99,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     from qa.ingest.indexing import index_corpus
     from qa.search.index import index_settings
 
-    settings = _settings(args)
-    check_corpus_folder(settings.corpus_dir)
+    targets = _targets(args)
+    for _, target in targets:
+        check_corpus_folder(target.corpus_dir)
+    settings = targets[0][1]
     with ExitStack() as stack:  # shuts down the Ray we started, however indexing ends
         embedder: Embedder
         if args.ray is None:
@@ -92,21 +118,22 @@ def cmd_index(args: argparse.Namespace) -> int:
                     precision=settings.precision,
                 )
             )
-        # The scan logs each skipped file once, as a warning, with its reason.
-        stats, scan = index_corpus(
-            settings.corpus_dir,
-            index_dir=settings.index_dir,
-            embedder=embedder,
-            settings=chunk_settings(settings),
-            limits=extraction_limits(settings),
-            rebuild=args.rebuild,
-            batch_size=settings.batch_size,
-            progress=None if args.quiet else _Progress("embedding"),
-            index_settings=index_settings(settings),
-        )
-    print(stats.summary())
-    if scan.skipped:
-        print(scan.skipped_summary())
+        for name, target in targets:  # one model for every collection
+            # The scan logs each skipped file once, as a warning, with its reason.
+            stats, scan = index_corpus(
+                target.corpus_dir,
+                index_dir=target.index_dir,
+                embedder=embedder,
+                settings=chunk_settings(target),
+                limits=extraction_limits(target),
+                rebuild=args.rebuild,
+                batch_size=target.batch_size,
+                progress=None if args.quiet else _Progress("embedding"),
+                index_settings=index_settings(target),
+            )
+            print((f"collection {name}: " if name else "") + stats.summary())
+            if scan.skipped:
+                print(scan.skipped_summary())
     return 0
 
 
@@ -122,16 +149,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", SERVE_OMP_WAIT_POLICY)
     import uvicorn
 
+    from qa.errors import IndexNotFoundError
     from qa.search.index import read_manifest
     from qa.service import check_models
 
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64, not {args.workers}")
-    settings = _settings(args)
-    read_manifest(settings.index_dir)  # fail here, clearly, rather than serve 503s
+    for name, settings in _targets(args):  # a bad collections file fails here, naming the entry
+        try:
+            read_manifest(settings.index_dir)  # fail here, clearly, rather than serve 503s
+        except IndexNotFoundError:
+            if name is None:
+                raise
+            raise IndexNotFoundError(
+                f"collection {name!r} has no index in {settings.index_dir}: build it with "
+                f"`qa index --collections {settings.collections} --collection {name}`"
+            ) from None
     check_models(settings)  # and fetch a named model once, not in every worker
     # Worker processes build their app from the environment: hand the settings on.
-    os.environ["QA_INDEX_DIR"] = str(settings.index_dir.resolve())
+    if settings.collections is not None:
+        os.environ["QA_COLLECTIONS"] = str(settings.collections.resolve())
+    else:
+        os.environ["QA_INDEX_DIR"] = str(settings.index_dir.resolve())
     uvicorn.run(
         "qa.api:create_app_from_env",
         factory=True,
@@ -153,7 +192,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.service import QAService
 
-    settings = _settings(args)
+    targets = _targets(args)
+    if len(targets) > 1:
+        names = ", ".join(str(name) for name, _ in targets)
+        raise UsageError(f"name the collection to ask with --collection (one of: {names})")
+    settings = targets[0][1]
     question = args.question.strip()
     if not question:
         raise UsageError("the question is empty: write some text to ask about")
@@ -169,7 +212,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         from qa.api.schemas import ask_response
 
-        print(json.dumps(ask_response(result).model_dump(), ensure_ascii=False, indent=2))
+        reply = ask_response(result).model_dump(exclude={"request_id"})
+        print(json.dumps(reply, ensure_ascii=False, indent=2))
     else:
         print(format_result(result))
     return 0
@@ -180,7 +224,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from qa.eval.report import format_table
     from qa.eval.runner import METHODS, format_trade_off, plot_recall, run_eval
 
+    if args.export_unhelpful is not None:
+        return _export_unhelpful(args)
     settings = _settings(args)
+    if args.dataset is None:
+        raise UsageError("give a question set to evaluate (or --export-unhelpful FILE)")
     if not args.dataset.is_file():
         raise UsageError(f"no question set at {args.dataset}: give a SQuAD 2.0 JSON or JSONL file")
     methods = METHODS if args.compare else (settings.retrieval,)
@@ -213,51 +261,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _where(page: int | None, section: str | None) -> str:
-    """Where a citation sits, as a reader looks for it: its page, or its heading."""
-    return (f" p. {page}" if page else "") + (f" § {section}" if section else "")
+def _export_unhelpful(args: argparse.Namespace) -> int:
+    from qa.eval.unhelpful import export_unhelpful
 
-
-#: How `qa ask` labels the answer it withheld: a guess, never an answer.
-WITHHELD_LABEL = "Best guess, not confident enough"
-
-
-def _answer_lines(a: Any, label: str) -> list[str]:
-    """An answer (given or withheld) as `qa ask` prints it: sentence, short answer, citation."""
-    lines = [f"{label} (confidence {a.confidence:.2f}): {a.text}"]
-    if a.short is not None:
-        lines.append(f"  short answer: {a.short.text} [{a.short.start}:{a.short.end}]")
-    lines.append(f"  cited from {a.doc_id} [{a.start}:{a.end}]{_where(a.page, a.section)}")
-    return lines
-
-
-def format_result(result: Any) -> str:
-    if result.answer is not None:
-        lines = [*_answer_lines(result.answer, "Answer"), "", "Passages:"]
-    elif result.withheld is None:
-        lines = [
-            f"The documents don't answer this (confidence {result.confidence:.2f})."
-            " The closest passages:"
-        ]
-    else:
-        # What it would have said, for the reader to judge: labelled as a guess, and
-        # apart from the passages, which are still only the closest ones.
-        lines = [
-            f"The documents don't answer this (confidence {result.confidence:.2f}).",
-            *_answer_lines(result.withheld, WITHHELD_LABEL),
-            "",
-            "Closest passages:",
-        ]
-    for p in result.passages:
-        meta = ", ".join(str(p.metadata[k]) for k in ("date", "source") if p.metadata.get(k))
-        lines.append(f"{p.rank:>2}. {p.title}" + (f" ({meta})" if meta else ""))
-        where = _where(p.page, p.section)
-        lines.append(
-            f"    {p.chunk.doc_id} [{p.chunk.start}:{p.chunk.end}]{where}  score {p.score:.3f}"
-        )
-        snippet = " ".join(p.chunk.text.split())
-        lines.append(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
-    return "\n".join(lines)
+    if args.dataset is not None:
+        raise UsageError("--export-unhelpful writes a question set: give no dataset with it")
+    sources = [(name, target.index_dir) for name, target in _targets(args)]
+    print(export_unhelpful(sources, args.export_unhelpful).summary(args.export_unhelpful))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,6 +298,7 @@ def _index_parser(sub: Subparsers) -> None:
         "--corpus", type=Path, help="documents folder (default: $QA_CORPUS_DIR or corpus/)"
     )
     _index_option(p)
+    _collections_options(p)
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument(
@@ -306,6 +318,7 @@ def _index_parser(sub: Subparsers) -> None:
 def _serve_parser(sub: Subparsers) -> None:
     p = sub.add_parser("serve", help="serve the HTTP API and the chat page")
     _index_option(p)
+    _collections_options(p, one=False)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
@@ -331,6 +344,7 @@ def _ask_parser(sub: Subparsers) -> None:
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--k", type=int, default=5, help="passages to return, 1-50 (default 5)")
     _index_option(p)
+    _collections_options(p)
     p.add_argument("--json", action="store_true", help="print the HTTP API's JSON")
     p.set_defaults(func=cmd_ask)
 
@@ -340,6 +354,7 @@ def _eval_parser(sub: Subparsers) -> None:
     p.add_argument(
         "dataset",
         type=Path,
+        nargs="?",
         help="SQuAD 2.0 JSON (brings its own documents) or "
         "JSONL of {question, answers} / {question, unanswerable} lines",
     )
@@ -362,6 +377,14 @@ def _eval_parser(sub: Subparsers) -> None:
     )
     _index_option(p, "index for JSONL sets (default: $QA_INDEX_DIR)")
     p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    p.add_argument(
+        "--export-unhelpful",
+        type=Path,
+        metavar="FILE",
+        help="instead, write the questions marked unhelpful (feedback beside the index, or "
+        "each collection's) to FILE as JSONL to review: fill in each 'answers'",
+    )
+    _collections_options(p)
     p.add_argument(
         "--plot",
         type=Path,

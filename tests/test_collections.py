@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
@@ -213,7 +213,6 @@ def test_reload_rotates_keys_and_a_bad_file_keeps_the_old_ones(
     write_file(path, secret_read="rotated-key-77aa")
     assert client.portal.call(reload) is False  # an unset variable is a bad file too
     assert status(SECRET_WRITE) == 200
-    _ = asyncio  # the reload is a coroutine run on the app's loop by the portal
 
 
 def test_reload_adds_and_removes_collections(collections_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -243,3 +242,94 @@ def test_reload_adds_and_removes_collections(collections_app, tmp_path: Path) ->
     assert client.get("/collections/open/documents").status_code == 401  # like any unknown
     r = client.get("/collections/secret/documents", headers=bearer(SECRET_READ))
     assert r.status_code == 200
+
+
+# ----- the qa command with a collections file ------------------------------------------------
+
+
+def run(argv: list[str], fake: FakeEmbedder) -> int:
+    from qa import cli
+
+    return cli.main(argv, embedder_factory=lambda _: fake)
+
+
+def test_index_and_ask_each_collection_with_one_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in KEY_ENV.items():
+        monkeypatch.setenv(name, value)
+    path = collections_file(tmp_path)  # corpora and the file, no indexes yet
+    fake = FakeEmbedder()
+    assert run(["index", "--collections", str(path), "--collection", "open", "--quiet"], fake) == 0
+    assert capsys.readouterr().out.startswith("collection open: indexed 1 documents")
+    assert not (tmp_path / "indexes" / "secret").exists()
+    monkeypatch.setenv("QA_COLLECTIONS", str(path))
+    assert run(["index", "--quiet"], fake) == 0
+    out = capsys.readouterr().out
+    assert "collection secret: indexed 1" in out and "collection open: indexed 0" not in out
+    assert run(["ask", "What is the code word?", "--collection", "secret", "--json"], fake) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert {p["doc_id"] for p in body["passages"]} == {"plan.md"} and "request_id" not in body
+    assert run(["ask", "What is the code word?"], fake) == 1
+    assert "--collection (one of: secret, open)" in capsys.readouterr().err
+    assert run(["ask", "x", "--collection", "nosuch"], fake) == 1
+    assert "no collection named 'nosuch' (it has: secret, open)" in capsys.readouterr().err
+    assert run(["ask", "x", "--collections", str(path), "--index", "elsewhere"], fake) == 1
+    assert "--corpus and --index do not go with --collections" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_bad_file_or_a_missing_index_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in KEY_ENV.items():
+        monkeypatch.setenv(name, value)
+    fake = FakeEmbedder()
+    path = collections_file(tmp_path)
+    assert run(["serve", "--collections", str(path)], fake) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("qa: error: collection 'secret' has no index in")
+        and "--collection secret`" in err
+    )
+    monkeypatch.delenv("QA_TEST_SECRET_WRITE")
+    assert run(["serve", "--collections", str(path)], fake) == 1
+    err = capsys.readouterr().err
+    assert (
+        "collection 'secret': write_keys[0]: the environment variable QA_TEST_SECRET_WRITE" in err
+    )
+    assert err.count("\n") == 1  # one clear line, no traceback
+
+
+def test_export_unhelpful_questions_as_a_set_to_review(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qa.eval.questionsets import load_jsonl
+
+    for name, value in KEY_ENV.items():
+        monkeypatch.setenv(name, value)
+    path = collections_file(tmp_path)
+    for name, marks in {"secret": ["Code word?", "Code word?", None], "open": ["Canteen?"]}.items():
+        (tmp_path / "indexes" / name).mkdir(parents=True)
+        store = FeedbackStore(tmp_path / "indexes" / name)
+        for i, question in enumerate(marks):
+            store.add(f"{name}-{i}", helpful=False, question=question)
+        store.add(f"{name}-ok", helpful=True, question="Fine?")
+        store.close()
+    out = tmp_path / "review.jsonl"
+    argv = ["eval", "--export-unhelpful", str(out), "--collections", str(path)]
+    assert run(argv, FakeEmbedder()) == 0
+    assert "wrote 2 question(s)" in capsys.readouterr().out  # one skipped: no question kept
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines == [
+        {"id": "secret:secret-0", "question": "Code word?", "answers": [],
+         "tags": ["unhelpful", "collection:secret"]},
+        {"id": "open:open-0", "question": "Canteen?", "answers": [],
+         "tags": ["unhelpful", "collection:open"]},
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="line 1: give either a non-empty 'answers'"):
+        load_jsonl(out)  # not yet reviewed
+    reviewed = [{**line, "answers": ["Marigold"]} for line in lines]
+    out.write_text("".join(json.dumps(r) + "\n" for r in reviewed))
+    assert [q.tags for q in load_jsonl(out)][0] == ("unhelpful", "collection:secret")
+    assert run(["eval", str(out), "--export-unhelpful", str(out)], FakeEmbedder()) == 1
+    assert "give no dataset with it" in capsys.readouterr().err

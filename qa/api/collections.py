@@ -32,7 +32,13 @@ from qa.api.routes_write import BEARER
 from qa.api.schemas import READ_ERRORS, HealthOut
 from qa.api.security import bearer_token
 from qa.api.state import Target
-from qa.collections.config import Access, Collection, Collections, load_collections
+from qa.collections.config import (
+    Access,
+    Collection,
+    Collections,
+    collection_settings,
+    load_collections,
+)
 from qa.config import Settings
 from qa.errors import (
     CollectionNotFoundError,
@@ -69,14 +75,7 @@ class Registry:
 
     def load(self, collection: Collection) -> Target:
         """A target for `collection`, its index loaded with the shared model (blocking)."""
-        settings = self.settings.model_copy(
-            update={
-                "corpus_dir": collection.corpus_dir,
-                "index_dir": collection.index_dir,
-                "api_key": None,
-                "require_key_for_reads": False,
-            }
-        )
+        settings = collection_settings(self.settings, collection)
         target = Target(settings, collection)
         try:
             target.service = QAService.from_settings(settings, self.embedder, models=self.models)

@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from qa.errors import ConfigError
+from qa.config import Settings
+from qa.errors import ConfigError, UsageError
 
 #: A collection's name is a path segment of its routes: letters, digits, '-' and '_'.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -243,3 +244,28 @@ def _key(value: Any, *, where: str, environ: Mapping[str, str]) -> str:
     if value != value.strip() or any(c.isspace() for c in value):
         raise ConfigError(f"{where}: a key must not contain white space")
     return str(value)
+
+
+def settings_per_collection(
+    settings: Settings, name: str | None, environ: Mapping[str, str]
+) -> list[tuple[str | None, Settings]]:
+    """`settings` for each collection of its file (only `name`'s, when given), each with
+    the collection's corpus and index folders; without a file, `settings` alone."""
+    if settings.collections is None:
+        if name is not None:
+            raise UsageError("--collection needs a collections file: give --collections FILE")
+        return [(None, settings)]
+    found = load_collections(settings.collections, environ).select(name)
+    return [(c.name, collection_settings(settings, c)) for c in found]
+
+
+def collection_settings(settings: Settings, collection: Collection) -> Settings:
+    """The server's settings with this collection's folders (and no server-wide key)."""
+    return settings.model_copy(
+        update={
+            "corpus_dir": collection.corpus_dir,
+            "index_dir": collection.index_dir,
+            "api_key": None,
+            "require_key_for_reads": False,
+        }
+    )
