@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         description="Serve GET /metrics in the Prometheus text format; off (QA_METRICS=off) "
         "removes the route.",
     )
+    metrics_key: str | None = Field(
+        default=None,
+        repr=False,  # never in a log line or a traceback
+        description="When set, GET /metrics needs 'Authorization: Bearer <this key>' (and "
+        "only it): the metrics name every collection.",
+    )
     log_questions: bool = Field(
         default=False,
         description="Put the question of each /ask into its access-log line (off by default: "

@@ -295,3 +295,42 @@ def test_with_collections_each_is_its_own_label_and_no_key_shows(
         ("/collections/{name}/ask", "open"),
         ("/health", None),
     }
+
+
+METRICS_KEY = "metrics-key-7e3a91c4d2"
+
+
+def test_qa_metrics_key_puts_the_metrics_behind_their_own_key(
+    fake_settings: Settings, fake_embedder: FakeEmbedder, access: list[str]
+) -> None:
+    settings = fake_settings.model_copy(
+        update={"metrics_key": METRICS_KEY, "require_key_for_reads": True}
+    )
+    with serving(settings, fake_embedder) as client:
+        refused = client.get("/metrics")
+        assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert client.get("/metrics", headers=AUTH).status_code == 401  # only its own key
+        scraped = client.get("/metrics", headers=bearer(METRICS_KEY))
+        assert scraped.status_code == 200 and "qa_http_requests_total" in scraped.text
+        # Every other read still needs the API key, and not the metrics key.
+        assert client.get("/documents", headers=bearer(METRICS_KEY)).status_code == 401
+        assert client.get("/documents", headers=AUTH).status_code == 200
+        text = client.get("/metrics", headers=bearer(METRICS_KEY)).text
+    assert METRICS_KEY not in text and KEY not in text
+    assert METRICS_KEY not in "\n".join(access) and KEY not in "\n".join(access)
+
+
+def test_with_collections_the_metrics_key_guards_the_collection_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, key in KEY_ENV.items():
+        monkeypatch.setenv(name, key)
+    fake = FakeEmbedder()
+    path = collections_file(tmp_path, fake)
+    settings = Settings(collections=path, metrics_key=METRICS_KEY)
+    with TestClient(create_app(settings, embedder_factory=lambda _: fake)) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers=bearer(SECRET_WRITE)).status_code == 401
+        text = client.get("/metrics", headers=bearer(METRICS_KEY)).text
+        assert 'qa_documents{collection="secret"}' in text

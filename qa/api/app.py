@@ -122,7 +122,7 @@ def _install_monitoring(app: FastAPI, settings: Settings, *, default_collection:
     metrics = None
     if settings.metrics:
         metrics = Metrics(lambda: _served(app), default_collection=default_collection)
-        install_metrics(app, metrics)
+        install_metrics(app, metrics, key=settings.metrics_key or None)
     app.add_middleware(
         RequestContextMiddleware,
         log_questions=settings.log_questions,
@@ -208,7 +208,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         max_upload_bytes=settings.max_upload_bytes,
     )
     if settings.require_key_for_reads and key:
-        app.add_middleware(ReadKeyMiddleware, api_key=key)
+        own = frozenset({"/metrics"} if settings.metrics_key else ())
+        app.add_middleware(ReadKeyMiddleware, api_key=key, own_keys=own)
     app.add_middleware(WorkerHeaderMiddleware)
 
 

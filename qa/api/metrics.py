@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -27,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from qa.api.middleware import RequestRecord
+from qa.api.security import check_key
 from qa.service import QAService
 
 #: Seconds, from a cached encode to a slow reader or a large write.
@@ -180,10 +181,12 @@ class _CollectionSizes(Collector):
         yield chunks
 
 
-def install_metrics(app: FastAPI, metrics: Metrics) -> None:
-    """GET /metrics on `app`."""
+def install_metrics(app: FastAPI, metrics: Metrics, *, key: str | None = None) -> None:
+    """GET /metrics on `app`; with `key` (QA_METRICS_KEY), only for a request that shows it."""
     app.state.metrics = metrics
 
     @app.get("/metrics", include_in_schema=False)
-    async def scrape() -> Response:
+    async def scrape(request: Request) -> Response:
+        if key is not None:
+            check_key(key, request.headers.get("authorization"))
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

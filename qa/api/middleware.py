@@ -49,14 +49,19 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 class ReadKeyMiddleware:
-    """Every route but the open ones needs the key (QA_REQUIRE_KEY_FOR_READS)."""
+    """Every route but the open ones needs the key (QA_REQUIRE_KEY_FOR_READS); `own_keys`
+    are paths that check a key of their own (/metrics with QA_METRICS_KEY)."""
 
-    def __init__(self, app: ASGIApp, *, api_key: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, api_key: str, own_keys: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.api_key = api_key
+        self.own_keys = own_keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not is_open_path(str(scope.get("path", ""))):
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and not is_open_path(path) and path not in self.own_keys:
             try:
                 check_key(self.api_key, header(scope, b"authorization"))
             except UnauthorizedError as exc:
