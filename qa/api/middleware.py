@@ -36,6 +36,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 #: The route label of a request that matched no route (never the raw path: unbounded).
 UNMATCHED = "unmatched"
+MAX_NAME_CHARS = 128
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 access_log = logging.getLogger("qa.access")
 
@@ -218,7 +219,8 @@ def collection_of(scope: Scope, route: str) -> str | None:
     if "{name}" not in route and "{name:" not in route:
         return None
     name = scope.get("path_params", {}).get("name")
-    return name if isinstance(name, str) else None
+    # The client's text: bounded, since no collection name is longer.
+    return name[:MAX_NAME_CHARS] if isinstance(name, str) else None
 
 
 class RequestContextMiddleware:
