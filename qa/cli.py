@@ -51,10 +51,13 @@ def _targets(args: argparse.Namespace) -> list[tuple[str | None, Settings]]:
     only `--collection NAME`, or without a file the one corpus."""
     from qa.collections.config import settings_per_collection
 
-    if getattr(args, "corpus", None) or getattr(args, "index", None):
-        if getattr(args, "collections", None):
-            raise UsageError("--corpus and --index do not go with --collections: the file has them")
-    return settings_per_collection(_settings(args), getattr(args, "collection", None), os.environ)
+    settings = _settings(args)
+    if settings.collections and (getattr(args, "corpus", None) or getattr(args, "index", None)):
+        raise UsageError(
+            "--corpus and --index do not go with a collections file (--collections or "
+            "QA_COLLECTIONS): the file names each collection's folders"
+        )
+    return settings_per_collection(settings, getattr(args, "collection", None), os.environ)
 
 
 def _collections_options(p: argparse.ArgumentParser, *, one: bool = True) -> None:

@@ -101,11 +101,13 @@ def test_a_bad_entry_is_refused_naming_it(tmp_path: Path, entry: str, fragment: 
         ("collections: {}\n", "at least one"),
         ("collection:\n  a: {}\n", "one top-level key"),
         ("collections: [\n", "not valid YAML"),
+        ("collections:\n  a: {read_keys: [s3cret-key-value\n", "line 3, column 1$"),
     ],
 )
 def test_a_bad_file_is_refused(tmp_path: Path, text: str, fragment: str) -> None:
-    with pytest.raises(ConfigError, match=fragment):
+    with pytest.raises(ConfigError, match=fragment) as info:
         load(tmp_path, text)
+    assert "s3cret" not in info.value.message  # the parser's quote of the line is left out
     with pytest.raises(ConfigError, match="cannot read"):
         load_collections(tmp_path / "missing.yaml", ENV)
 
@@ -275,7 +277,7 @@ def test_index_and_ask_each_collection_with_one_model(
     assert run(["ask", "x", "--collection", "nosuch"], fake) == 1
     assert "no collection named 'nosuch' (it has: secret, open)" in capsys.readouterr().err
     assert run(["ask", "x", "--collections", str(path), "--index", "elsewhere"], fake) == 1
-    assert "--corpus and --index do not go with --collections" in capsys.readouterr().err
+    assert "--corpus and --index do not go with a collections file" in capsys.readouterr().err
 
 
 def test_serve_refuses_a_bad_file_or_a_missing_index_naming_it(

@@ -143,8 +143,16 @@ def load_collections(path: Path, environ: Mapping[str, str]) -> Collections:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        # Only the problem and where: the parser's own message quotes the line, key and all.
+        raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
     return parse_collections(data, source=path, environ=environ)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "cannot parse it"
+    where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+    return f"{problem}{where}"
 
 
 def parse_collections(data: Any, *, source: Path, environ: Mapping[str, str]) -> Collections:

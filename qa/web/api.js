@@ -8,6 +8,7 @@
 
 import { ui } from "./dom.js";
 import { shared } from "./state.js";
+import { scopedPath, isCollectionPath } from "./scope.js";
 
 // The API key for uploads lives in this tab's session storage only: never
 // localStorage, never a cookie, so it goes when the tab does.
@@ -26,10 +27,14 @@ export class ApiError extends Error {
 
 export async function api(path, init) {
   let response;
+  // Under a collection (scope.js), with the tab's key: a protected one needs it.
+  path = scopedPath(path);
+  const key = isCollectionPath(path) ? storedKey() : null;
+  const auth = key ? { Authorization: `Bearer ${key}` } : {};
   try {
     response = await fetch(path, {
       ...init,
-      headers: { Accept: "application/json", ...(init && init.headers) },
+      headers: { Accept: "application/json", ...auth, ...(init && init.headers) },
     });
   } catch {
     throw new ApiError(

@@ -13,6 +13,9 @@
 //   docview.js    a document's text view and page view
 //   document.js   the document panel and the document list
 //   upload.js     the add-document dialog and drag and drop
+//   scope.js      the chosen collection and the paths under it
+//   collections.js the collection picker and its key
+//   feedback.js   the thumbs up and down on each answer
 //
 // Safety rule for every module: text that comes from the service (questions,
 // answers, titles, document text, metadata, error messages) is only ever put
@@ -24,8 +27,11 @@ import { checkHealth } from "./api.js";
 import { autosize, wireChat } from "./chat.js";
 import { showFromHash, wireDocumentPanel } from "./document.js";
 import { wireUpload } from "./upload.js";
+import { wireCollections } from "./collections.js";
 
-// Each listener is added here once: module code runs once per page.
+// Each listener is added here once: module code runs once per page. The picker
+// first: following a citation to another collection switches before the panel loads.
+wireCollections();
 wireChat();
 wireDocumentPanel();
 wireUpload();

@@ -12,6 +12,7 @@ import { ui, h } from "./dom.js";
 import { shared } from "./state.js";
 import { ApiError, api, describeDetail, setServiceState, checkHealth } from "./api.js";
 import { addReply } from "./answer.js";
+import { addFeedback } from "./feedback.js";
 
 const MAX_QUESTION_CHARS = 2000;
 const COUNT_SHOWN_FROM = 1800;
@@ -128,6 +129,7 @@ async function ask(question) {
     });
     pending.remove();
     replyNode = addReply(result);
+    addFeedback(replyNode, result);
     if (ui.status.dataset.state !== "ok") checkHealth();
   } catch (error) {
     pending.remove();

@@ -1,7 +1,9 @@
 // Citation addresses. Its job: turn a citation into the page's shareable
 // location hash (#doc=..&start=..&end=..&as=..&ae=..&guess=1&view=..) and back,
-// and name a document's URL on the service. Pure string work: it touches no
-// element and imports nothing.
+// and name a document's URL on the service (under the chosen collection, and
+// the hash names it: &c=<name>). Pure string work: it touches no element.
+
+import { scope, scopedPath } from "./scope.js";
 
 export const VIEW_PAGE = "page";
 export const VIEW_TEXT = "text";
@@ -13,6 +15,7 @@ export const VIEW_TEXT = "text";
 export function citationHash(docId, passage, answer, guess = false) {
   const params = new URLSearchParams();
   params.set("doc", docId);
+  if (scope.collection) params.set("c", scope.collection);
   if (passage) {
     params.set("start", String(passage[0]));
     params.set("end", String(passage[1]));
@@ -55,5 +58,5 @@ export function hashWithView(hash, view) {
 }
 
 export function documentUrl(docId) {
-  return "/documents/" + docId.split("/").map(encodeURIComponent).join("/");
+  return scopedPath("/documents/" + docId.split("/").map(encodeURIComponent).join("/"));
 }

@@ -11,6 +11,7 @@
 import { ui, h, appendHighlighted } from "./dom.js";
 import { shared, documentCache } from "./state.js";
 import { VIEW_PAGE, VIEW_TEXT, parseHash, hashWithView, documentUrl } from "./citations.js";
+import { loadImage } from "./collections.js";
 import { api } from "./api.js";
 
 // ----------------------------------------------------------------- text view
@@ -223,7 +224,6 @@ function pageFigure(state) {
     h("p", { className: "page-loading" }, `Loading page ${state.page}…`));
   const image = h("img", {
     className: "page-image",
-    src: url,
     alt: `Page ${state.page} of “${state.doc.title || state.doc.doc_id}”${caption.alt}`,
     "data-page": String(state.page),
   });
@@ -234,6 +234,7 @@ function pageFigure(state) {
     if (loading) loading.remove();
   });
   image.addEventListener("error", () => explainPageFailure(frame, image, url, state.page));
+  loadImage(image, url); // with the key, for a protected collection
   frame.append(image);
   return h(
     "figure",
