@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,8 +24,9 @@ from tests.collections_helpers import (
     SECRET_WRITE,
     bearer,
     collections_file,
+    start,
 )
-from tests.conftest import AUTH, KEY, FakeEmbedder, serving
+from tests.conftest import AUTH, KEY, FakeEmbedder, run_qa, serving, stop_server
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -334,3 +336,48 @@ def test_with_collections_the_metrics_key_guards_the_collection_names(
         assert client.get("/metrics", headers=bearer(SECRET_WRITE)).status_code == 401
         text = client.get("/metrics", headers=bearer(METRICS_KEY)).text
         assert 'qa_documents{collection="secret"}' in text
+
+
+@pytest.mark.slow
+def test_a_real_collections_server_counts_each_collection_and_shows_no_key(
+    tmp_path: Path,
+) -> None:
+    """`qa index` and `qa serve --collections` as processes, with the real model."""
+    path = collections_file(tmp_path)
+    built = run_qa("index", "--collections", str(path), "--quiet", env=KEY_ENV)
+    assert built.returncode == 0, built.stderr
+    server = start(path, tmp_path / "serve.log")
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            mine = http.post(
+                "/collections/secret/ask",
+                json={"question": "What is the launch code word?"},
+                headers={**bearer(SECRET_READ), "X-Request-ID": "scrape-me-1"},
+            )
+            assert mine.status_code == 200 and mine.headers["x-request-id"] == "scrape-me-1"
+            made = http.post("/collections/open/ask", json={"question": "When does it open?"})
+            assert made.status_code == 200 and len(made.headers["x-request-id"]) == 32
+            assert http.post("/collections/secret/ask", json={"question": "x"}).status_code == 401
+            wrong = http.get("/collections/secret/documents", headers=bearer(OPEN_WRITE))
+            assert wrong.status_code == 404 and wrong.headers["x-request-id"]
+            text = http.get("/metrics").text
+    finally:
+        stop_server(server)
+    m = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    ask = {"method": "POST", "route": "/collections/{name}/ask"}
+    assert value(m, "qa_http_requests_total", **ask, status="200", collection="secret") == 1
+    assert value(m, "qa_http_requests_total", **ask, status="200", collection="open") == 1
+    assert value(m, "qa_http_requests_total", **ask, status="401", collection="secret") == 1
+    for name in ("secret", "open"):
+        assert value(m, "qa_ask_stage_seconds_count", collection=name, stage="encode") == 1
+        assert value(m, "qa_ask_stage_seconds_bucket", collection=name, stage="search", le="+Inf")
+        assert value(m, "qa_documents", collection=name) == 1
+    log = server.output()
+    for key in (SECRET_READ, SECRET_WRITE, OPEN_WRITE):
+        assert key not in text and key not in log
+    lines = [json.loads(ln) for ln in log.splitlines() if ln.startswith('{"time"')]
+    assert {"scrape-me-1", made.headers["x-request-id"]} <= {ln["id"] for ln in lines}
