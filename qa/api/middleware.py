@@ -263,7 +263,12 @@ class RequestContextMiddleware:
                 body.append(bytes(message.get("body", b"")))
             return message
 
-        keep_body = self.log_questions and scope.get("method") == "POST"
+        # Only a question's body is kept (never an upload's), and only when it is logged.
+        keep_body = (
+            self.log_questions
+            and scope.get("method") == "POST"
+            and str(scope.get("path", "")).endswith("/ask")
+        )
         trace = AskTrace()
         token = ask_trace.set(trace)
         try:
