@@ -143,6 +143,9 @@ def test_feedback_on_a_server_without_collections(tmp_path: Path) -> None:
         assert client.get("/feedback").status_code == 401
         listed = client.get("/feedback", headers=AUTH).json()["feedback"]
         assert [(f["request_id"], f["helpful"]) for f in listed] == [(rid, False)]
+        assert client.get("/feedback?helpful=true", headers=AUTH).json() == {"feedback": []}
+        r = client.get("/feedback?helpfull=false", headers=AUTH)
+        assert r.status_code == 422 and "helpfull" in r.text
         for bad in (
             {"request_id": rid},
             {"request_id": "a b", "helpful": True},

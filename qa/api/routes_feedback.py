@@ -6,7 +6,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -30,7 +31,9 @@ class FeedbackIn(BaseModel):
     question: str | None = Field(
         default=None,
         min_length=1,
-        max_length=100_000,
+        # Within the body limit however it is escaped (a question the server took is at
+        # most QA_MAX_QUESTION_CHARS, 2,000 by default).
+        max_length=20_000,
         description="The question asked. The server keeps the questions it answered lately and "
         "stores its own; this one is kept only for a request it does not remember "
         "(another worker's, or from before a restart).",
@@ -80,10 +83,23 @@ def feedback_router(read: Resolver, write: Resolver) -> APIRouter:
         summary="The feedback given, latest first (needs a write key)",
     )
     async def entries(
+        request: Request,
         target: Target = writable,
         helpful: Annotated[bool | None, Query(description="Only helpful or unhelpful")] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> FeedbackList:
+        unknown = sorted(set(request.query_params) - {"helpful", "limit"})
+        if unknown:  # a misspelt filter must not quietly list everything
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", name),
+                        "msg": "unknown parameter: use helpful=true|false and limit=N",
+                        "type": "value_error",
+                    }
+                    for name in unknown
+                ]
+            )
         found = await run_in_threadpool(
             partial(target.feedback.entries, helpful=helpful, limit=limit)
         )
