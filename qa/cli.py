@@ -154,6 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from qa.errors import IndexNotFoundError
     from qa.search.index import read_manifest
+    from qa.service import check_models
 
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64, not {args.workers}")
@@ -167,6 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"collection {name!r} has no index in {settings.index_dir}: build it with "
                 f"`qa index --collections {settings.collections} --collection {name}`"
             ) from None
+    check_models(settings)  # and fetch a named model once, not in every worker
     # Worker processes build their app from the environment: hand the settings on.
     if settings.collections is not None:
         os.environ["QA_COLLECTIONS"] = str(settings.collections.resolve())
@@ -178,6 +180,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        access_log=False,  # qa.api.middleware writes one JSON line per request instead
         timeout_graceful_shutdown=30,
         # Several processes: each builds its app with the factory (uvicorn spawns them),
         # loads its own model and maps the same index files; qa.live.watcher keeps them current.

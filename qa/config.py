@@ -32,8 +32,9 @@ class Settings(BaseSettings):
     )
     model: str = Field(
         default=DEFAULT_MODEL,
-        description="'all-MiniLM-L6-v2' (the packaged model) or a local sentence-transformers "
-        "model directory.",
+        description="'all-MiniLM-L6-v2' (the packaged model), a local sentence-transformers "
+        "model directory, or a Hugging Face model name (org/name) in or fetched into the "
+        "standard cache.",
     )
     chunk_tokens: int = Field(default=200, ge=16, le=8192)
     chunk_overlap: int = Field(default=20, ge=0)
@@ -90,24 +91,42 @@ class Settings(BaseSettings):
         description="Tesseract languages OCR reads, joined by '+' ('eng+deu'); each is the "
         "Debian package tesseract-ocr-LANG.",
     )
-    # Optional local models (qa/search/rerank.py, qa/answer/reader.py): off unless set,
-    # never downloaded.
+    # Optional models (qa/search/rerank.py, qa/answer/reader.py): off unless set; a local
+    # folder, or a Hugging Face name (org/name) found in or fetched once into the cache.
     reranker: Path | None = Field(
         default=None,
-        description="A local cross-encoder folder (sentence-transformers CrossEncoder, one "
-        "relevance label) that reorders the top QA_RERANK_CANDIDATES passages.",
+        description="A cross-encoder folder or Hugging Face name (sentence-transformers "
+        "CrossEncoder, one relevance label) that reorders the top QA_RERANK_CANDIDATES passages.",
     )
     rerank_candidates: int = Field(default=20, ge=1, le=200)
     reader: Path | None = Field(
         default=None,
-        description="A local extractive question-answering model folder (transformers, "
-        "SQuAD 2.0 style) that picks the short answer in the top QA_READER_PASSAGES passages.",
+        description="An extractive question-answering model folder or Hugging Face name "
+        "(transformers, SQuAD 2.0 style) that picks the short answer in the top "
+        "QA_READER_PASSAGES passages.",
     )
     reader_passages: int = Field(default=3, ge=1, le=20)
     # Tokens of one reader window (question + passage) and the overlap of the windows of
     # a passage longer than that.
     reader_max_tokens: int = Field(default=384, ge=32, le=4096)
     reader_stride: int = Field(default=128, ge=0, le=2048)
+    # Monitoring (qa/api/metrics.py, qa/api/middleware.py).
+    metrics: bool = Field(
+        default=True,
+        description="Serve GET /metrics in the Prometheus text format; off (QA_METRICS=off) "
+        "removes the route.",
+    )
+    metrics_key: str | None = Field(
+        default=None,
+        repr=False,  # never in a log line or a traceback
+        description="When set, GET /metrics needs 'Authorization: Bearer <this key>' (and "
+        "only it): the metrics name every collection.",
+    )
+    log_questions: bool = Field(
+        default=False,
+        description="Put the question of each /ask into its access-log line (off by default: "
+        "questions can be personal).",
+    )
 
     @field_validator("reranker", "reader", "collections", mode="before")
     @classmethod

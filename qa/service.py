@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,8 +16,8 @@ from qa.answer.reader import (
     ExtractiveReader,
     Reader,
     ReadSpan,
-    check_reader_folder,
     reader_settings,
+    reader_source,
 )
 from qa.answer.selection import (
     AnswerSettings,
@@ -33,16 +35,16 @@ from qa.errors import DocumentNotFoundError
 from qa.ingest.chunking import chunk_settings
 from qa.ingest.indexing import expectation
 from qa.search.batching import MicroBatchingEmbedder
-from qa.search.embedding import Embedder, SentenceTransformerEmbedder
+from qa.search.embedding import Embedder, SentenceTransformerEmbedder, resolve_model_source
 from qa.search.filters import validate
 from qa.search.index import Index, read_manifest
 from qa.search.repeats import distinct_search
 from qa.search.rerank import (
     CrossEncoderReranker,
     Reranker,
-    check_reranker_folder,
     rerank,
     rerank_settings,
+    reranker_source,
 )
 from qa.search.retrieval import Query, RetrievalSettings, Retriever, retrieval_settings
 from qa.types import Answer, AskResult, Document, Passage, ShortAnswer
@@ -59,6 +61,18 @@ def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.model, precision=settings.precision)
 
 
+def check_models(settings: Settings, *, embedder: bool = True, optional: bool = True) -> None:
+    """Find every model the settings name (a Hugging Face name is fetched into the cache
+    here when missing and online) and check its folder, before any loads: a wrong one is
+    one clear error in milliseconds, not after seconds of loading the others."""
+    if embedder:
+        resolve_model_source(settings.model)
+    if optional and settings.reranker is not None:
+        reranker_source(settings.reranker)
+    if optional and settings.reader is not None:
+        reader_source(settings.reader)
+
+
 def load_models(settings: Settings) -> tuple[Reranker | None, Reader | None]:
     """The optional reranker and reader that the settings name (torch loads only then)."""
     reranker: Reranker | None = None
@@ -70,6 +84,21 @@ def load_models(settings: Settings) -> tuple[Reranker | None, Reader | None]:
     return reranker, reader
 
 
+@dataclass
+class AskTrace:
+    """What one question cost, stage by stage, and whether it was answered: filled by
+    `QAService.ask` for the edge that opened it (the HTTP metrics), recorded nowhere else."""
+
+    stages: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    answered: bool | None = None
+
+
+#: The trace of the request being served, opened by the HTTP edge; None (the default)
+#: records nothing. A context variable, so that each request sees its own even when the
+#: service runs on a worker thread (which runs in a copy of the request's context).
+ask_trace: ContextVar[AskTrace | None] = ContextVar("qa_ask_trace", default=None)
+
+
 @dataclass(frozen=True)
 class Health:
     documents: int
@@ -77,6 +106,18 @@ class Health:
     model: str
     reranker: str | None = None  # the optional models' folder names, when loaded
     reader: str | None = None
+
+
+def _trace(clock: list[float], *, answered: bool) -> None:
+    """Record the stages of one question in the open trace, if the edge opened one."""
+    trace = ask_trace.get()
+    if trace is None:
+        return
+    clock.append(time.perf_counter())
+    trace.stages.update(
+        {stage: clock[i + 1] - clock[i] for i, stage in enumerate(("encode", "search", "answer"))}
+    )
+    trace.answered = answered
 
 
 class QAService:
@@ -113,10 +154,12 @@ class QAService:
         `embedder` and the optional `models` to share them between services (one per
         collection) rather than load them again."""
         read_manifest(settings.index_dir)  # no index: say so before seconds of model loading
-        if settings.reranker is not None:  # a wrong folder, too
-            check_reranker_folder(settings.reranker)
-        if settings.reader is not None:
-            check_reader_folder(settings.reader)
+        # A wrong or missing model, too (those this call is to load).
+        check_models(
+            settings,
+            embedder=embedder is None and embedder_factory is load_embedder,
+            optional=models is None,
+        )
         embedder = embedder or embedder_factory(settings)
         # Memory-mapped: worker processes share one copy of the vectors in the page cache.
         expect = expectation(embedder, chunk_settings(settings))
@@ -173,8 +216,11 @@ class QAService:
     ) -> AskResult:
         retriever = self.retriever  # one index for the whole request, even across a swap
         query = Query(question.strip(), k, validate(filters or {}), max_per_document)
+        clock = [time.perf_counter()]
         vector = retriever.embed_question(query.text)
+        clock.append(time.perf_counter())
         passages = self.search(retriever, query, vector)
+        clock.append(time.perf_counter())
         found = candidates(passages, limit=self.answer_settings.passages)
         similarities = self.sentence_similarities(retriever, found, vector)
         rarity = self.rarity(retriever, query.text)
@@ -193,6 +239,7 @@ class QAService:
         answer, conf = decide(choice, self.answer_settings, list(models.values()))
         parts = {} if choice is None else {"builtin": self.builtin_confidence(choice), **models}
         withheld = None if answer is not None or choice is None else answer_of(choice, conf)
+        _trace(clock, answered=answer is not None)
         return AskResult(
             question=query.text,
             answer=self.placed(retriever, answer),

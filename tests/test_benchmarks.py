@@ -37,6 +37,16 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["p50_ms", "ratios", "levels"],
     ),
+    "bench_collections": (
+        [
+            "== POST /ask, 8 clients, medians of 1 rounds of 2 s",
+            "three/one: p50 x",
+            "== Resident memory of each server",
+            "each extra collection, after load",
+            "in process, one more collection:",
+        ],
+        ["servers", "ratios", "memory", "in_process_per_collection"],
+    ),
     "bench_extract": (
         [
             "== Extraction, medians",
@@ -97,6 +107,9 @@ def test_benchmark_runs_quick_and_prints_its_tables(name: str, tmp_path: Path) -
     if name == "bench_models":  # every configuration was timed on every question
         assert set(data["p50_ms"]) == {"none", "reranker", "reader", "both"}
         assert len({len(v) for v in data["seconds"].values()}) == 1
+    if name == "bench_collections":  # every request on every server succeeded
+        assert set(data["servers"]) == {"one", "three"}
+        assert all(s["errors"] == [] and s["ok"] >= 1 for s in data["servers"].values())
     if name == "bench_ask":  # the load loops stop by themselves, and every request succeeds
         levels = data["levels"]
         assert [level["clients"] for level in levels] == [1, 8, 32]

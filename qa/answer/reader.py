@@ -28,7 +28,13 @@ import numpy as np
 from qa.config import Settings
 from qa.errors import ReaderError
 from qa.search.embedding import resolve_precision
-from qa.search.model_folder import check_model_folder, go_offline, label_count
+from qa.search.model_folder import (
+    ModelSource,
+    check_model_folder,
+    go_offline,
+    label_count,
+    resolve_model,
+)
 from qa.types import Passage
 
 WHAT = "extractive question-answering model (a *ForQuestionAnswering model, SQuAD 2.0 style)"
@@ -98,6 +104,13 @@ def check_reader_folder(path: Path) -> None:
         )
 
 
+def reader_source(value: Path) -> ModelSource:
+    """The checked folder of a QA_READER value: a local folder or a Hugging Face name."""
+    source = resolve_model(value, setting="QA_READER", error=ReaderError)
+    check_reader_folder(source.path)
+    return source
+
+
 @dataclass
 class _Best:
     sample: int
@@ -111,9 +124,8 @@ class ExtractiveReader:
 
     def __init__(self, path: Path, settings: ReaderSettings | None = None) -> None:
         self.settings = settings or ReaderSettings()
-        path = path.expanduser()
-        check_reader_folder(path)
-        self.name = path.name
+        source = reader_source(path)
+        path, self.name, self.revision = source.path, source.name, source.revision
         self.precision = resolve_precision(self.settings.precision)
         go_offline()
         import torch

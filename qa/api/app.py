@@ -27,7 +27,13 @@ from qa.api.collections import (
     write_collection,
 )
 from qa.api.errors import install_error_handlers
-from qa.api.middleware import BodyLimitMiddleware, ReadKeyMiddleware, WorkerHeaderMiddleware
+from qa.api.metrics import Metrics, install_metrics
+from qa.api.middleware import (
+    BodyLimitMiddleware,
+    ReadKeyMiddleware,
+    RequestContextMiddleware,
+    WorkerHeaderMiddleware,
+)
 from qa.api.routes_feedback import feedback_router
 from qa.api.routes_read import health_router, read_router
 from qa.api.routes_write import single_writer, write_router
@@ -72,6 +78,7 @@ def create_app(
     app.include_router(write_router(settings))
     app.include_router(feedback_router(single_target, single_writer(settings)))
     _install_middleware(app, settings)
+    _install_monitoring(app, settings, default_collection="default")
     _install_web(app)
     return app
 
@@ -103,8 +110,35 @@ def _collections_app(settings: Settings, embedder_factory: EmbedderFactory) -> F
     app.include_router(write_router(settings, write_collection), prefix=prefix)
     app.include_router(feedback_router(read_collection, write_collection), prefix=prefix)
     _install_middleware(app, settings.model_copy(update={"require_key_for_reads": False}))
+    # Requests outside a collection (/health, /collections, /metrics, the page): no label.
+    _install_monitoring(app, settings, default_collection="")
     _install_web(app)
     return app
+
+
+def _install_monitoring(app: FastAPI, settings: Settings, *, default_collection: str) -> None:
+    """GET /metrics (unless QA_METRICS=off) and, outermost of all middleware, request ids
+    and the access log: every response, a middleware's refusal included, carries the id."""
+    metrics = None
+    if settings.metrics:
+        metrics = Metrics(lambda: _served(app), default_collection=default_collection)
+        install_metrics(app, metrics, key=settings.metrics_key or None)
+    app.add_middleware(
+        RequestContextMiddleware,
+        log_questions=settings.log_questions,
+        observers=[metrics.observe] if metrics is not None else [],
+    )
+
+
+def _served(app: FastAPI) -> dict[str, QAService]:
+    """The live service of each collection by its label, for the metrics: every loaded
+    collection's, or the only corpus's as `default` (none while starting)."""
+    registry = getattr(app.state, "registry", None)
+    if registry is not None:
+        return {n: t.service for n, t in registry.targets.items() if t.service is not None}
+    target: Target | None = getattr(app.state, "target", None)
+    service = None if target is None else target.service
+    return {} if service is None else {"default": service}
 
 
 def create_app_from_env() -> FastAPI:
@@ -174,7 +208,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         max_upload_bytes=settings.max_upload_bytes,
     )
     if settings.require_key_for_reads and key:
-        app.add_middleware(ReadKeyMiddleware, api_key=key)
+        own = frozenset({"/metrics"} if settings.metrics_key else ())
+        app.add_middleware(ReadKeyMiddleware, api_key=key, own_keys=own)
     app.add_middleware(WorkerHeaderMiddleware)
 
 

