@@ -23,6 +23,8 @@ from qa.config import Settings
 from qa.errors import QAError, UsageError
 
 if TYPE_CHECKING:
+    from qa.ingest.formats.worker import RemoteReader
+    from qa.search.distributed import RayEmbedder
     from qa.search.embedding import Embedder
 
 log = logging.getLogger("qa")
@@ -94,6 +96,20 @@ class _Progress:
         self.stream.flush()
 
 
+def _ray_readers(embedder: RayEmbedder, target: Settings) -> list[RemoteReader]:
+    """File readers on Ray actors, as many as embedding replicas: OCR, the slow part of
+    reading, runs on the cluster too (each actor bounds its files as `qa index` does).
+    index_corpus closes them after the scan, which frees their CPUs for the model."""
+    from qa.ingest.corpus import extraction_limits
+    from qa.ingest.formats.worker import ActorExtraction, RemoteReader
+
+    limits = extraction_limits(target)
+    return [
+        RemoteReader(embedder.actor(ActorExtraction, limits=limits), limits=limits)
+        for _ in range(embedder.planned_actors())
+    ]
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
@@ -108,12 +124,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = targets[0][1]
     with ExitStack() as stack:  # shuts down the Ray we started, however indexing ends
         embedder: Embedder
+        ray: RayEmbedder | None = None
         if args.ray is None:
             embedder = args.embedder_factory(settings)
         else:
             from qa.search.distributed import RayEmbedder
 
-            embedder = stack.enter_context(
+            embedder = ray = stack.enter_context(
                 RayEmbedder(
                     settings.model,
                     address=args.ray,
@@ -122,6 +139,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 )
             )
         for name, target in targets:  # one model for every collection
+            readers = None if ray is None else _ray_readers(ray, target)
             # The scan logs each skipped file once, as a warning, with its reason.
             stats, scan = index_corpus(
                 target.corpus_dir,
@@ -133,6 +151,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 batch_size=target.batch_size,
                 progress=None if args.quiet else _Progress("embedding"),
                 index_settings=index_settings(target),
+                readers=readers,
             )
             print((f"collection {name}: " if name else "") + stats.summary())
             if scan.skipped:
@@ -278,11 +297,14 @@ def _index_parser(sub: Subparsers) -> None:
         nargs="?",
         const="local",
         metavar="ADDRESS",
-        help="embed on the Ray cluster at ADDRESS (e.g. auto), or without one on Ray started "
-        "here; needs pip install 'qa[ray]'",
+        help="read and embed on the Ray cluster at ADDRESS (e.g. auto), or without one on Ray "
+        "started here; needs pip install 'qa[ray]'",
     )
     p.add_argument(
-        "--ray-actors", type=int, metavar="N", help="model replicas on Ray (default: one per CPU)"
+        "--ray-actors",
+        type=int,
+        metavar="N",
+        help="model replicas, and as many file readers, on Ray (default: one per CPU)",
     )
     p.set_defaults(func=cmd_index)
 

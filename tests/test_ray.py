@@ -1,11 +1,14 @@
-"""`qa index --ray`: the same index as a single-process build, embedded by Ray actors."""
+"""`qa index --ray`: the same index as a single-process build, read and embedded by Ray actors."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import io
 import json
 import logging
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +23,8 @@ from qa.errors import ModelError
 from qa.eval.questionsets import load_squad
 from qa.ingest.chunking import chunk_settings
 from qa.ingest.corpus import scan_corpus
+from qa.ingest.formats import Limits
+from qa.ingest.formats.worker import ActorExtraction, RemoteReader
 from qa.ingest.indexing import update_index
 from qa.search.distributed import MISSING_RAY, RayEmbedder, _block_rows
 from qa.search.embedding import SentenceTransformerEmbedder
@@ -37,6 +42,10 @@ from tests.conftest import run_qa as qa
 SQUAD_SLICE = SHARED / "datasets" / "squad2-dev-3articles.json"
 needs_ray = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="ray is not installed: pip install -e '.[ray]'"
+)
+needs_tesseract = pytest.mark.skipif(
+    shutil.which("tesseract") is None,
+    reason="Tesseract is not installed: run bash scripts/ensure-tesseract.sh",
 )
 
 pytestmark = [
@@ -123,6 +132,71 @@ def test_a_worker_with_another_model_fails_the_build_clearly(
     ray_embedder.identity = other  # as if this machine held other weights than the workers
     with pytest.raises(ModelError, match="install the same model on every node"):
         ray_embedder.encode(["Denmark offered to lead the mission."])  # fails, not retries
+
+
+def _scan(lines: list[str], kind: str) -> bytes:
+    """A page with `lines` printed on it, as a scanner would make it: pixels, no text."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1500, 120 + 90 * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(lines):
+        draw.text((60, 60 + 90 * row), line, fill="black", font=ImageFont.load_default(size=48))
+    out = io.BytesIO()
+    image.save(out, kind, resolution=150)
+    return out.getvalue()
+
+
+@needs_tesseract
+def test_reading_on_ray_actors_gives_the_documents_of_a_local_scan(
+    ray_embedder: RayEmbedder, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "mission.png").write_bytes(_scan(["Denmark offered to lead the mission"], "PNG"))
+    scanned = ["The harbour opens at dawn", "Ships leave before noon"]
+    (corpus / "harbour.pdf").write_bytes(_scan(scanned, "PDF"))
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really a PDF")
+    (corpus / "notes.md").write_text("# Notes\n\nText files are read in process.\n")
+    limits = Limits()
+    readers = [
+        RemoteReader(ray_embedder.actor(ActorExtraction, limits=limits), limits=limits)
+        for _ in range(ray_embedder.planned_actors())
+    ]
+    try:
+        remote = scan_corpus(corpus, limits=limits, readers=readers)
+        pids = {reader.actor.call("pid") for reader in readers}
+        calls = sum(reader.actor.calls for reader in readers) - len(readers)  # less the pids
+    finally:
+        for reader in readers:
+            reader.close()
+    local = scan_corpus(corpus, limits=limits)
+
+    assert len(readers) == 2  # as many as the embedder's replicas
+    assert remote.documents == local.documents  # text, pages, words' boxes, hashes
+    assert remote.skipped == local.skipped and list(remote.skipped) == ["broken.pdf"]
+    by_id = {doc.doc_id: doc for doc in remote.documents}
+    assert "Denmark offered to lead the mission" in by_id["mission.png"].text
+    assert len(by_id["harbour.pdf"].pages) == 1 and "harbour" in by_id["harbour.pdf"].text
+    # The two scans and the broken PDF went to the actors, the Markdown file did not;
+    # the actors are Ray worker processes, not this one.
+    assert calls == 3
+    assert os.getpid() not in pids and len(pids) == 2
+
+
+@needs_ray
+@needs_tesseract
+def test_qa_index_with_ray_reads_a_scan_into_the_index(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "mission.png").write_bytes(_scan(["Denmark offered to lead the mission"], "PNG"))
+    index = tmp_path / "index"
+    folders = ("--corpus", str(corpus), "--index", str(index))
+    built = qa("index", "--ray", "--ray-actors", "1", "--quiet", *folders)
+    assert built.returncode == 0, built.stderr
+    assert "indexed 1 document" in built.stdout and "Traceback" not in built.stderr
+    local = {doc.doc_id: doc for doc in scan_corpus(corpus).documents}
+    assert Index.load(index).documents == local  # the OCR'd text and its pages
 
 
 def test_blocks_are_whole_batches_and_feed_every_actor() -> None:

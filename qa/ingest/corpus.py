@@ -18,7 +18,7 @@ import hashlib
 import logging
 import os
 import queue
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,7 +37,7 @@ from qa.ingest.formats.text import (
     parse_text,
     split_front_matter,
 )
-from qa.ingest.formats.worker import ExtractionWorker
+from qa.ingest.formats.worker import ExtractionWorker, Reader
 from qa.types import Document
 
 __all__ = [
@@ -137,7 +137,7 @@ def read_document(
     data: bytes,
     doc_id: str,
     *,
-    worker: ExtractionWorker,
+    worker: Reader,
     known: Document | None = None,
     carried: list[tuple[str, bytes]] | None = None,
 ) -> tuple[Document, bool]:
@@ -205,20 +205,24 @@ def scan_corpus(
     limits: Limits | None = None,
     worker: ExtractionWorker | None = None,
     processes: int | None = None,
+    readers: Sequence[Reader] | None = None,
 ) -> CorpusScan:
     """Read every supported document under `root`, collecting a reason for the rest.
 
     `known` (the documents of the index being updated) lets unchanged files be reused.
     Files are read by `processes` extraction children at once (default: one per core;
     each starts only when a file needs it), so OCR, the slow step, uses every core; with
-    a `worker`, by that one child. The result is in file order either way.
+    a `worker`, by that one child; with `readers` (RemoteReaders on Ray, for instance),
+    by those, one file each at a time. The result is in file order either way. Only the
+    readers made here are closed here.
     """
     check_corpus_folder(root)
     scan = CorpusScan()
     files = [(path, path.relative_to(root).as_posix()) for path in _candidate_files(root)]
+    owned = worker is None and not readers
     if worker is not None:
         readers = [worker]
-    else:
+    elif not readers:
         count = max(1, min(processes or available_cores(), len(files)))
         readers = [ExtractionWorker(limits=limits or Limits()) for _ in range(count)]
     try:
@@ -234,7 +238,7 @@ def scan_corpus(
             scan.reused += reused
             _scan_attachments(scan, doc, carried, readers[0], known or {})
     finally:
-        if worker is None:
+        if owned:
             for reader in readers:
                 reader.close()
     scan.warnings = [f"skipped {doc_id}: {reason}" for doc_id, reason in scan.skipped.items()]
@@ -249,11 +253,11 @@ _Outcome = str | tuple[Document, bool, str, tuple[tuple[str, bytes], ...] | None
 
 
 def _read_all(
-    files: list[tuple[Path, str]], readers: list[ExtractionWorker], known: Mapping[str, Document]
+    files: list[tuple[Path, str]], readers: Sequence[Reader], known: Mapping[str, Document]
 ) -> list[_Outcome]:
     if len(readers) == 1:
         return [_read_one(path, doc_id, readers[0], known) for path, doc_id in files]
-    idle: queue.SimpleQueue[ExtractionWorker] = queue.SimpleQueue()
+    idle: queue.SimpleQueue[Reader] = queue.SimpleQueue()
     for reader in readers:
         idle.put(reader)
 
@@ -279,9 +283,7 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _read_one(
-    path: Path, doc_id: str, worker: ExtractionWorker, known: Mapping[str, Document]
-) -> _Outcome:
+def _read_one(path: Path, doc_id: str, worker: Reader, known: Mapping[str, Document]) -> _Outcome:
     if format_of(doc_id) is None:
         return f"only {supported_suffixes()} files are read"
     previous = known.get(doc_id)
@@ -307,7 +309,7 @@ def _scan_attachments(
     scan: CorpusScan,
     mail: Document,
     carried: tuple[tuple[str, bytes], ...] | None,
-    worker: ExtractionWorker,
+    worker: Reader,
     known: Mapping[str, Document],
 ) -> None:
     """A mail's attachments as documents of their own (see qa.ingest.attachments)."""

@@ -14,6 +14,7 @@ from qa.errors import IndexMismatchError, IndexNotFoundError
 from qa.ingest.chunking import SPLITTER_VERSION, ChunkSettings, chunk_document
 from qa.ingest.corpus import CorpusScan, scan_corpus
 from qa.ingest.formats import EXTRACTION_VERSION, Limits
+from qa.ingest.formats.worker import Reader
 from qa.ingest.originals import OriginalStore
 from qa.search.embedding import Embedder, Progress, check_chunk_size, encode_with_spans
 from qa.search.fields import RETRIEVAL_TEXT_VERSION, encoder_text
@@ -256,14 +257,20 @@ def index_corpus(
     batch_size: int = 32,
     progress: Progress | None = None,
     index_settings: IndexSettings | None = None,
+    readers: Sequence[Reader] | None = None,
 ) -> tuple[IndexStats, CorpusScan]:
     """`qa index`: scan the corpus folder, reusing the stored document of every file whose
     bytes did not change, then bring the index up to date. The scan's `skipped` says which
-    files were not read and why."""
+    files were not read and why. `readers` read the files when given (see scan_corpus), and
+    are closed when the scan ends."""
     # Read outside the write lock: a stored document is a function of its file's bytes, so
     # one written meanwhile by another writer is as good as the one read here.
     known = reusable_documents(index_dir, rebuild=rebuild)
-    scan = scan_corpus(corpus_dir, known=known, limits=limits)
+    try:
+        scan = scan_corpus(corpus_dir, known=known, limits=limits, readers=readers)
+    finally:
+        for reader in readers or ():  # done: on Ray, their CPUs go to embedding next
+            reader.close()
     stats = update_index(
         scan.documents,
         index_dir=index_dir,

@@ -1,10 +1,12 @@
-"""Embedding spread over a Ray cluster: the only import of ray, an optional extra.
+"""Work spread over a Ray cluster: the only import of ray, an optional extra.
 
 `RayEmbedder` is an Embedder whose `encode` hands the texts to a pool of model
 actors through Ray Data. Each actor loads the same local model folder with
 `SentenceTransformerEmbedder`, so the vectors come from the very code path of a
 single-process build; the identity and the token counts (which chunking needs)
-come from a copy of the model in this process.
+come from a copy of the model in this process. `RayActor` runs an instance of any
+class in an actor of the same cluster, started on first use (qa.ingest reads files
+with it).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import logging
 import math
 import os
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -108,6 +111,23 @@ class RayEmbedder:
             raise ConfigError(f"could not start or reach Ray at {self._address!r}: {exc}") from exc
         self._owns_ray = True
 
+    def planned_actors(self) -> int:
+        """How many actors a pool on this cluster should have: as asked, else one per CPU.
+        Learning that connects only to a remote cluster (a local Ray gets this machine's
+        CPUs), so a run with nothing to read or embed still never waits for Ray."""
+        if self._actors or (self._address == LOCAL and not self._ray.is_initialized()):
+            return self._actors or os.cpu_count() or 1
+        return self._start()
+
+    def actor(self, cls: type, **kwargs: Any) -> RayActor:
+        """An instance of `cls(**kwargs)` in a one-CPU actor on this cluster, started
+        (and Ray with it) on the first call."""
+        return RayActor(self._start_ray, cls, kwargs)
+
+    def _start_ray(self) -> Any:
+        self._start()
+        return self._ray
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._local.count_tokens(texts)
 
@@ -191,6 +211,48 @@ class RayEmbedder:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class RayActor:
+    """One instance of a class living in a Ray actor on whichever node has a free CPU.
+
+    `call(method, *args)` runs the method there and waits for its result; calls from
+    several threads queue up at the actor, which runs one at a time. The actor is
+    created on the first call, so an unused one never starts Ray.
+    """
+
+    def __init__(self, start: Callable[[], Any], cls: type, kwargs: dict[str, Any]) -> None:
+        self._start = start
+        self._cls = cls
+        self._kwargs = kwargs
+        self._ray: Any = None
+        self._handle: Any = None
+        self._lock = threading.Lock()
+        self.calls = 0  # answered calls, for tests and the benchmark
+
+    def call(self, method: str, *args: Any) -> Any:
+        """The method's result; ValueError with the reason when the actor failed or died."""
+        with self._lock:
+            if self._handle is None:
+                self._ray = self._start()
+                remote = self._ray.remote(num_cpus=1, runtime_env={"env_vars": _ACTOR_ENV})
+                self._handle = remote(self._cls).remote(**self._kwargs)
+            handle, ray = self._handle, self._ray
+        try:
+            result = ray.get(getattr(handle, method).remote(*args))
+        except ray.exceptions.RayError as exc:
+            if isinstance(exc, ray.exceptions.RayActorError):
+                with self._lock:  # a lost node: the next call starts a new actor
+                    self._handle = None if self._handle is handle else self._handle
+            raise ValueError(f"it failed on Ray: {_summary(exc)}") from exc
+        self.calls += 1
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None and self._ray.is_initialized():
+                self._ray.kill(self._handle)
+            self._handle = None
 
 
 class _EncodeBlock:

@@ -5,16 +5,18 @@ parent can stop it. One child is started on first use and reused for every file 
 start-up, a fresh interpreter, costs about as much as reading a few PDFs: see
 benchmarks/bench_extract.py); a file that runs past the time limit, or crashes the
 child, costs that child, and the next file starts a new one. The child is spawned, not
-forked, so a parent holding model threads is never copied mid-lock.
+forked, so a parent holding model threads is never copied mid-lock. A RemoteReader hands
+the files to an ExtractionWorker in another process (a Ray actor, for `qa index --ray`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import warnings
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 from qa.ingest.formats import TEXT_FORMATS, Extracted, Limits, extract, format_of, render_page
 
@@ -173,3 +175,64 @@ class ExtractionWorker:
             self._process.kill()
             self._process.join(5)
         self._process, self._conn = None, None
+
+
+class Reader(Protocol):
+    """What reads a corpus's files: an ExtractionWorker, or a RemoteReader."""
+
+    limits: Limits
+
+    def extract(self, data: bytes, doc_id: str) -> Extracted: ...
+
+    def close(self) -> None: ...
+
+
+class Actor(Protocol):
+    """An object in another process (qa.search.distributed.RayActor): `call` runs one
+    of its methods there, raising ValueError when that process failed."""
+
+    def call(self, method: str, *args: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class ActorExtraction:
+    """The far side of a RemoteReader: an ExtractionWorker of its own, so the child's time
+    and memory limits hold on whichever machine the actor runs."""
+
+    def __init__(self, *, limits: Limits, memory_bytes: int | None = None) -> None:
+        self._worker = ExtractionWorker(limits=limits, memory_bytes=memory_bytes)
+
+    def extract(self, data: bytes, doc_id: str) -> tuple[str, Any]:
+        # The reason as a value: an exception would come back wrapped in Ray's traceback.
+        try:
+            return "ok", self._worker.extract(data, doc_id)
+        except ValueError as exc:
+            return "error", str(exc)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RemoteReader:
+    """`extract` like ExtractionWorker's, the files that need a parser read by an
+    ActorExtraction in `actor` (text formats, and files over the size limit, which
+    fail at once, stay in process)."""
+
+    def __init__(self, actor: Actor, *, limits: Limits) -> None:
+        self.actor = actor
+        self.limits = limits
+
+    def extract(self, data: bytes, doc_id: str) -> Extracted:
+        """Raises ValueError with the reason when the file cannot be read in bounds."""
+        fmt = format_of(doc_id)
+        if fmt is None or fmt in TEXT_FORMATS or len(data) > self.limits.max_file_bytes:
+            return extract(data, doc_id, limits=self.limits)
+        status, value = self.actor.call("extract", data, doc_id)
+        if status != "ok":
+            raise ValueError(str(value))
+        result: Extracted = value
+        return result
+
+    def close(self) -> None:
+        self.actor.close()
