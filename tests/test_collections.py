@@ -151,6 +151,8 @@ def test_feedback_on_a_server_without_collections(tmp_path: Path) -> None:
             {"request_id": "a b", "helpful": True},
             {"request_id": rid, "helpful": True, "extra": 1},
             {"request_id": rid, "helpful": True, "comment": "x" * 2001},
+            {"request_id": rid, "helpful": 0},  # a thumb is a boolean, not a number
+            {"request_id": rid, "helpful": "true"},
         ):
             r = client.post("/feedback", json=bad)
             assert r.status_code == 422, bad

@@ -26,7 +26,8 @@ class FeedbackIn(BaseModel):
         pattern=f"^{REQUEST_ID.pattern}$",
         description="The request id of the /ask reply this is about (its `request_id`).",
     )
-    helpful: bool
+    # Strict: 0, 1, "yes" or "false" are not a thumb (the schema says boolean).
+    helpful: bool = Field(strict=True)
     comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
     question: str | None = Field(
         default=None,
