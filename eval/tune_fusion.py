@@ -37,11 +37,15 @@ from qa.eval.suite import entry_data, entry_index, load_suite
 from qa.search.embedding import SentenceTransformerEmbedder
 from qa.search.fields import prose
 from qa.search.index import Index
+from qa.search.repeats import FETCH_FACTOR
 from qa.search.retrieval import RetrievalSettings, Retriever, fuse, select
 
 HERE = Path(__file__).resolve().parent
-DEPTH = 50
 K = 10
+# The candidates the service ranks for `qa eval` (k = 10): it fetches FETCH_FACTOR * k
+# passages to merge repeats (qa.search.repeats), and the retriever looks max(50, 4 * that)
+# deep, so the scores are scaled over as many candidates as there.
+DEPTH = max(RetrievalSettings().candidates, 4 * FETCH_FACTOR * K)
 
 
 @dataclass

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # Hybrid convex fusion: the share of a chunk's best sentence in its score (0 turns it off).
     sentence_weight: float = Field(default=0.7, ge=0.0, le=1.0)
     # Hybrid convex fusion: the weight of BM25 over each chunk's title and heading path.
-    heading_weight: float = Field(default=0.05, ge=0.0, le=1.0)
+    heading_weight: float = Field(default=0.1, ge=0.0, le=1.0)
     # Hybrid convex fusion: the weight of the best heading-field score among a passage's
     # document's candidates (the document's title as evidence for all its passages).
     document_weight: float = Field(default=0.1, ge=0.0, le=1.0)

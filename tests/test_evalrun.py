@@ -204,12 +204,12 @@ def test_the_defaults_hold_on_the_suites_dev_halves(tmp_path: Path, embedder) ->
     )
     squad_dev, docs_dev = result.reports["squad"]["hybrid"], result.reports["fastapi"]["hybrid"]
     assert (squad_dev.hit_at_1 or 0) >= 0.88 and (squad_dev.mrr_at_10 or 0) >= 0.92
-    assert (docs_dev.hit_at_1 or 0) >= 0.85 and (docs_dev.mrr_at_10 or 0) >= 0.91
+    assert (docs_dev.hit_at_1 or 0) >= 0.89 and (docs_dev.mrr_at_10 or 0) >= 0.94
 
 
 def test_the_defaults_hold_on_the_rust_books_dev_half(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     """The Rust book (HTML, scripts/fetch-rust-book.sh), dev half, default settings:
-    0.909 / 1.000 / 0.932 measured (README); the floors sit one question under."""
+    0.909 / 1.000 / 0.930 measured (README); the floors sit one question under."""
     root = Path(__file__).resolve().parents[1]
     book = root / ".rust-book"
     if not book.is_dir():

@@ -40,7 +40,7 @@ class RetrievalSettings:
     sentence_dense_share: float = 0.6
     # The share of BM25 over the chunk's title and heading path (qa.search.fields), added
     # to the fused score of hybrid convex search; 0 turns it off.
-    heading_weight: float = 0.05
+    heading_weight: float = 0.1
     # The weight of each candidate's document's best heading-field score among the
     # candidates (the document's title and sections as evidence for all its passages).
     document_weight: float = 0.1
