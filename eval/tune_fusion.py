@@ -9,9 +9,10 @@ costs seconds. The objective is the macro average over the corpora of
 (hit@1 + MRR@10) / 2: every kind of text weighs alike, whatever its size.
 
     PYTHONPATH=. .venv/bin/python eval/tune_fusion.py            # dev halves: the grid
-    PYTHONPATH=. .venv/bin/python eval/tune_fusion.py --split test --only 0.35,0.7,0.1
+    PYTHONPATH=. .venv/bin/python eval/tune_fusion.py --split test --only 0.4,0.7,0.1,0.05
 
-`--only W,S,H` scores one setting (dense share, sentence share, heading weight) and
+`--only W,S,H,D` scores one setting (dense share, sentence share, heading weight,
+document weight) and
 prints its per-corpus table; the test halves are for that, once, at the end.
 Indexes and scores are cached under --cache (default eval/.cache, not committed).
 """
@@ -36,11 +37,15 @@ from qa.eval.suite import entry_data, entry_index, load_suite
 from qa.search.embedding import SentenceTransformerEmbedder
 from qa.search.fields import prose
 from qa.search.index import Index
+from qa.search.repeats import FETCH_FACTOR
 from qa.search.retrieval import RetrievalSettings, Retriever, fuse, select
 
 HERE = Path(__file__).resolve().parent
-DEPTH = 50
 K = 10
+# The candidates the service ranks for `qa eval` (k = 10): it fetches FETCH_FACTOR * k
+# passages to merge repeats (qa.search.repeats), and the retriever looks max(50, 4 * that)
+# deep, so the scores are scaled over as many candidates as there.
+DEPTH = max(RetrievalSettings().candidates, 4 * FETCH_FACTOR * K)
 
 
 @dataclass
@@ -112,7 +117,9 @@ def score(cands: list[Candidates], settings: RetrievalSettings) -> tuple[float, 
 
     h1 = h5 = mrr = 0.0
     for c in cands:
-        fused = fuse(c.dense, c.lexical, settings, c.sentence, c.heading)
+        ids = np.array([d for d, _, _ in c.spans], dtype=object)
+        documents = np.unique(ids, return_inverse=True)[1] if len(ids) else None
+        fused = fuse(c.dense, c.lexical, settings, c.sentence, c.heading, documents)
         order = np.argsort(-fused, kind="stable").tolist()
         chunks = [Chunk(d, a, b, "") for d, a, b in c.spans]
         chosen = select(order, chunks, K, None)
@@ -132,7 +139,7 @@ def main() -> None:
     p.add_argument("--split", choices=("dev", "test"), default="dev")
     p.add_argument("--cache", type=Path, default=HERE / ".cache")
     p.add_argument("--variants", default="context,plain")
-    p.add_argument("--only", help="W,S,H: score this one setting")
+    p.add_argument("--only", help="W,S,H,D: score this one setting")
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     embedder = SentenceTransformerEmbedder(precision="auto")
@@ -143,26 +150,33 @@ def main() -> None:
         for e in entries
     }
     if args.only:
-        w, s, h = (float(x) for x in args.only.split(","))
-        grid: Any = [(w, s, h)]
+        w, s, h, d = (float(x) for x in args.only.split(","))
+        grid: Any = [(w, s, h, d)]
     else:
         grid = itertools.product(
             (0.2, 0.3, 0.35, 0.4, 0.5, 0.6),
             (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7),
             (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4),
+            (0.0, 0.05, 0.1, 0.15),
         )
     rows = []
-    for (w, s, h), variant in itertools.product(list(grid), args.variants.split(",")):
-        settings = replace(RetrievalSettings(), dense_weight=w, sentence_weight=s, heading_weight=h)
+    for (w, s, h, d), variant in itertools.product(list(grid), args.variants.split(",")):
+        settings = replace(
+            RetrievalSettings(),
+            dense_weight=w,
+            sentence_weight=s,
+            heading_weight=h,
+            document_weight=d,
+        )
         per = {e.name: score(data[(e.name, variant)], settings) for e in entries}
         macro = float(np.mean([(a + m) / 2 for a, _, m in per.values()]))
-        rows.append((macro, variant, w, s, h, per))
+        rows.append((macro, variant, w, s, h, d, per))
     rows.sort(key=lambda r: -r[0])
     names = [e.name for e in entries]
     print("objective = macro mean of (hit@1 + MRR@10) / 2;", args.split, "halves;", names)
-    for macro, variant, w, s, h, per in rows[:25]:
+    for macro, variant, w, s, h, d, per in rows[:25]:
         cells = "  ".join(f"{n} {a:.3f}/{b:.3f}/{m:.3f}" for n, (a, b, m) in per.items())
-        print(f"{macro:.4f}  {variant:7s} w={w:.2f} s={s:.2f} h={h:.2f}  {cells}")
+        print(f"{macro:.4f}  {variant:7s} w={w:.2f} s={s:.2f} h={h:.2f} d={d:.2f}  {cells}")
     sys.stdout.flush()
 
 

@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     # Hybrid convex fusion: the share of a chunk's best sentence in its score (0 turns it off).
     sentence_weight: float = Field(default=0.7, ge=0.0, le=1.0)
     # Hybrid convex fusion: the weight of BM25 over each chunk's title and heading path.
-    heading_weight: float = Field(default=0.15, ge=0.0, le=1.0)
+    heading_weight: float = Field(default=0.1, ge=0.0, le=1.0)
+    # Hybrid convex fusion: the weight of the best heading-field score among a passage's
+    # document's candidates (the document's title as evidence for all its passages).
+    document_weight: float = Field(default=0.1, ge=0.0, le=1.0)
     # The longest question /ask and `qa ask` take (after trimming white space).
     max_question_chars: int = Field(default=2000, ge=1, le=100_000)
     # Exact search below this many chunks, an IVF index above (benchmarks/bench_scale.py).

@@ -204,7 +204,26 @@ def test_the_defaults_hold_on_the_suites_dev_halves(tmp_path: Path, embedder) ->
     )
     squad_dev, docs_dev = result.reports["squad"]["hybrid"], result.reports["fastapi"]["hybrid"]
     assert (squad_dev.hit_at_1 or 0) >= 0.88 and (squad_dev.mrr_at_10 or 0) >= 0.92
-    assert (docs_dev.hit_at_1 or 0) >= 0.85 and (docs_dev.mrr_at_10 or 0) >= 0.91
+    assert (docs_dev.hit_at_1 or 0) >= 0.89 and (docs_dev.mrr_at_10 or 0) >= 0.94
+
+
+def test_the_defaults_hold_on_the_rust_books_dev_half(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """The Rust book (HTML, scripts/fetch-rust-book.sh), dev half, default settings:
+    0.909 / 1.000 / 0.930 measured (README); the floors sit one question under."""
+    root = Path(__file__).resolve().parents[1]
+    book = root / ".rust-book"
+    if not book.is_dir():
+        pytest.skip("the Rust book is not extracted: run scripts/fetch-rust-book.sh")
+    suite = tmp_path / "suite.json"
+    entry = {"name": "rustbook", "questions": str(root / "eval" / "rustbook-questions.jsonl")}
+    entry["corpus"] = str(book)
+    suite.write_text(json.dumps({"suite": [entry]}), encoding="utf-8")
+    result = run_suite(
+        suite, settings=Settings(), methods=("hybrid",), embedder=embedder, split="dev"
+    )
+    book_dev = result.reports["rustbook"]["hybrid"]
+    assert (book_dev.hit_at_1 or 0) >= 0.86 and (book_dev.hit_at_5 or 0) >= 0.95
+    assert (book_dev.mrr_at_10 or 0) >= 0.91
 
 
 def test_hit_at_1_is_reported_per_format_over_the_documents_the_index_holds() -> None:

@@ -4,6 +4,7 @@ that is not words, the heading path in what the encoder and BM25 read, exact cit
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from qa.ingest.corpus import make_document
 from qa.ingest.formats.text import parse_text
 from qa.ingest.indexing import build_index
 from qa.search.fields import HeadingField, encoder_text, heading_context, prose
-from qa.search.retrieval import RetrievalSettings, Retriever, fuse
+from qa.search.retrieval import RetrievalSettings, Retriever, document_best, fuse, minmax
 from qa.types import Chunk, Document, Passage, Section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -273,3 +274,48 @@ def test_section_titles_come_only_from_sections() -> None:
     doc = Document("a.md", "T", "x" * 50, "h", sections=(Section(0, 1, "T"), Section(10, 2, "Sub")))
     assert heading_context(doc, 5) == "T"  # the first heading repeats the title: once
     assert heading_context(doc, 20) == "T > Sub"
+
+
+def test_a_title_that_is_the_first_heading_plus_a_site_suffix_counts_once() -> None:
+    sections = (Section(0, 1, "Method Syntax"), Section(20, 2, "Defining Methods"))
+    text = "x" * 60
+    doc = Document(
+        "a.html", "Method Syntax - The Rust Programming Language", text, "h", sections=sections
+    )
+    assert heading_context(doc, 5) == "Method Syntax"
+    assert heading_context(doc, 30) == "Method Syntax > Defining Methods"
+    # a title that merely starts with the heading's words keeps both
+    other = Document(
+        "b.md", "Introduction to Rust", text, "h", sections=(Section(0, 1, "Introduction"),)
+    )
+    assert heading_context(other, 5) == "Introduction to Rust > Introduction"
+
+
+def test_document_weight_lifts_every_passage_of_the_best_titled_document() -> None:
+    documents = np.array([0, 0, 1, 1])
+    heading = np.array([4.0, 0.0, 1.0, 1.0], dtype=np.float32)
+    assert document_best(documents, minmax(heading)).tolist() == [1.0, 1.0, 0.25, 0.25]
+    dense = np.array([0.5, 0.6, 0.6, 0.5], dtype=np.float32)
+    lexical = np.array([1.0, 2.0, 2.0, 1.0], dtype=np.float32)
+    off = RetrievalSettings(heading_weight=0.0, document_weight=0.0, sentence_weight=0.0)
+    on = replace(off, document_weight=0.2)
+    plain = fuse(dense, lexical, off, None, heading, documents)
+    lifted = fuse(dense, lexical, on, None, heading, documents)
+    assert plain[2] > plain[1] - 1e-6  # a tie between chunk 1 and chunk 2 without it
+    assert lifted[1] > lifted[2]  # chunk 1's document is the one whose title matches
+    assert np.allclose(lifted - plain, [0.2, 0.2, 0.05, 0.05])
+    assert np.allclose(fuse(dense, lexical, on, None, heading, None), plain)
+
+
+def test_the_document_weight_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from qa.config import Settings
+    from qa.search.retrieval import retrieval_settings
+
+    assert retrieval_settings(Settings()).document_weight == RetrievalSettings().document_weight
+    monkeypatch.setenv("QA_DOCUMENT_WEIGHT", "0.3")
+    assert retrieval_settings(Settings()).document_weight == 0.3
+    monkeypatch.setenv("QA_DOCUMENT_WEIGHT", "2")
+    with pytest.raises(ValidationError, match="document_weight"):
+        Settings()

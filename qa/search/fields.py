@@ -30,7 +30,8 @@ import numpy as np
 from qa.search.lexical import LexicalIndex
 from qa.types import Chunk, Document
 
-RETRIEVAL_TEXT_VERSION = 1
+RETRIEVAL_TEXT_VERSION = 2
+_SEPARATORS = "-|:\u2013\u2014\u00b7"
 
 # The prefix is cut to this many characters (about 30 tokens), so that a chunk of the
 # largest size still fits the model's window with its prefix.
@@ -69,9 +70,19 @@ def heading_context(document: Document, offset: int) -> str:
     joined by " > " (the first heading is left out where it repeats the title)."""
     path = list(document.heading_path_at(offset))
     title = document.title.strip()
-    if path and title and path[0].strip().casefold() == title.casefold():
-        path = path[1:]
+    if path and _titles(title, path[0].strip()):
+        title, path = path[0].strip(), path[1:]
     return " > ".join(p for p in (title, *path) if p.strip())
+
+
+def _titles(title: str, heading: str) -> bool:
+    """Whether `heading` is the page's title: the same words, or those words and a
+    site-wide suffix after a separator ("Method Syntax - The Rust Programming Language"),
+    which would otherwise count as words of every page."""
+    if not heading or not title.casefold().startswith(heading.casefold()):
+        return False
+    rest = title[len(heading) :].strip()
+    return not rest or rest[0] in _SEPARATORS
 
 
 def chunk_context(document: Document, chunk: Chunk) -> str:

@@ -40,7 +40,10 @@ class RetrievalSettings:
     sentence_dense_share: float = 0.6
     # The share of BM25 over the chunk's title and heading path (qa.search.fields), added
     # to the fused score of hybrid convex search; 0 turns it off.
-    heading_weight: float = 0.15
+    heading_weight: float = 0.1
+    # The weight of each candidate's document's best heading-field score among the
+    # candidates (the document's title and sections as evidence for all its passages).
+    document_weight: float = 0.1
     rrf_k: int = 60  # reciprocal-rank fusion: the usual damping constant
     candidates: int = 50  # taken from each side before fusion
 
@@ -95,10 +98,13 @@ def fuse(
     settings: RetrievalSettings,
     sentence: np.ndarray | None = None,
     heading: np.ndarray | None = None,
+    documents: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fused scores for candidates whose dense and BM25 scores are both known, and,
     in hybrid search, the best-sentence evidence of each (see `best_sentence`) and the
-    BM25 score of each one's heading context (`HeadingField`), with its own weight."""
+    BM25 score of each one's heading context (`HeadingField`), with its own weight, and
+    the best of those over the candidates of the same document (`documents[i]` numbers
+    candidate i's document), with another."""
     if settings.method == "dense":
         return dense.astype(np.float32)
     if settings.method == "lexical":
@@ -114,9 +120,20 @@ def fuse(
     if sentence is not None and len(sentence):
         s = settings.sentence_weight
         fused = (1 - s) * own + s * minmax(sentence)
-    if heading is not None and len(heading) and settings.heading_weight:
-        fused = fused + settings.heading_weight * minmax(heading)
+    if heading is not None and len(heading):
+        scaled = minmax(heading)
+        fused = fused + settings.heading_weight * scaled
+        if documents is not None and settings.document_weight:
+            fused = fused + settings.document_weight * document_best(documents, scaled)
     return fused.astype(np.float32)
+
+
+def document_best(documents: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per candidate, the highest value among the candidates of its document."""
+    best = np.full(int(documents.max()) + 1 if len(documents) else 0, -np.inf, np.float32)
+    np.maximum.at(best, documents, values.astype(np.float32))
+    out: np.ndarray = best[documents]
+    return out
 
 
 def select(
@@ -232,14 +249,18 @@ class Retriever:
         lexical = bm25[rows] if len(rows) else np.zeros(0, np.float32)
         heading = heads[rows] if heads is not None else None
         sentence = self.sentence_evidence(rows, text, vector)
-        fused = fuse(dense, lexical, self.settings, sentence, heading)
+        documents = None
+        if heading is not None and self.settings.document_weight:
+            ids = [index.chunks[r].doc_id for r in rows.tolist()]
+            documents = np.unique(np.array(ids, dtype=object), return_inverse=True)[1]
+        fused = fuse(dense, lexical, self.settings, sentence, heading, documents)
         return Ranked(rows, dense, lexical, fused, sentence, heading)
 
     def heading_scores(self, text: str, mask: np.ndarray | None) -> np.ndarray | None:
         settings = self.settings
         if settings.method != "hybrid" or settings.fusion != "convex":
             return None
-        if not settings.heading_weight or not len(self.index.chunks):
+        if not (settings.heading_weight or settings.document_weight) or not len(self.index.chunks):
             return None
         scores = self.headings.scores(text)
         return scores if mask is None else np.where(mask, scores, 0.0).astype(np.float32)
@@ -304,4 +325,5 @@ def retrieval_settings(settings: Settings) -> RetrievalSettings:
         dense_weight=settings.dense_weight,
         sentence_weight=settings.sentence_weight,
         heading_weight=settings.heading_weight,
+        document_weight=settings.document_weight,
     )
