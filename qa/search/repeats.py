@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 from qa.types import Citation, Passage
 
@@ -46,7 +47,15 @@ def shingles(text: str, *, size: int = SHINGLE) -> frozenset[tuple[str, ...]]:
     return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
 
 
-def containment(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+@lru_cache(maxsize=2048)
+def _grams(text: str) -> frozenset[int]:
+    """`shingles(text)` as hashes, remembered: a reply compares 3k passages, and the same
+    passages come back question after question, so each is cut into grams once (about
+    10 KB a passage; the hashes of 3 folded words collide with odds of one in 2**64)."""
+    return frozenset(hash(gram) for gram in shingles(text))
+
+
+def containment(a: frozenset[object], b: frozenset[object]) -> float:
     """The share of the smaller set that the other holds; 0.0 when either is empty."""
     if not a or not b:
         return 0.0
@@ -72,10 +81,10 @@ def merge_repeats(
     with the passage it would join, never with another repeat, so a chain of small
     differences cannot join two texts that differ much."""
     kept: list[Passage] = []
-    grams: list[frozenset[tuple[str, ...]]] = []
+    grams: list[frozenset[int]] = []
     extra: list[list[Citation]] = []
     for passage in passages:
-        mine = shingles(passage.chunk.text)
+        mine = _grams(passage.chunk.text)
         same = next((i for i, g in enumerate(grams) if containment(mine, g) >= threshold), None)
         if same is not None:
             extra[same].append(citation_of(passage))
