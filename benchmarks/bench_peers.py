@@ -143,7 +143,7 @@ def main() -> None:
             c.note(f"{entry.name}: skipped, {entry.missing()} is missing")
             continue
         documents, questions = entry_data(entry)
-        asked = [q for q in questions if in_split(q.qid, args.split)]
+        asked = [q for q in questions if in_split(q, args.split)]
         asked = asked[:20] if args.quick else asked
         title = f"{entry.name}, {args.split} half, {len(asked)} questions, k={K}"
         title += f" ({c.cores_label(info)})"

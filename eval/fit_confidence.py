@@ -410,7 +410,7 @@ def main() -> int:
     squad = QAService(embedder=embedder, index=cached_index("squad", docs, embedder, args.cache))
     seed_docs = scan_corpus(REPO / "corpus").documents
     seed = QAService(embedder=embedder, index=cached_index("seed", seed_docs, embedder, args.cache))
-    dev = [q for q in questions if in_split(q.qid, "dev")]
+    dev = [q for q in questions if in_split(q, "dev")]
     vectors = embedder.encode([q.question for q in dev])
     answerable = [i for i, q in enumerate(dev) if not q.unanswerable]
     best = compare_bonuses(squad, [dev[i] for i in answerable], vectors[answerable])

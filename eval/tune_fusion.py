@@ -88,7 +88,7 @@ def candidates(
         loaded: list[Candidates] = pickle.loads(path.read_bytes())
         return loaded
     index, questions = corpus_index(entry, variant, cache, embedder)
-    asked = [q for q in questions if in_split(q.qid, split)]  # type: ignore[arg-type]
+    asked = [q for q in questions if in_split(q, split)]  # type: ignore[arg-type]
     probe = RetrievalSettings(sentence_weight=0.5, heading_weight=0.5)
     retriever = Retriever(embedder=embedder, index=index, settings=probe)
     vectors = embedder.encode([q.question for q in asked])

@@ -805,11 +805,27 @@ def test_summarize_scores_short_answers_and_the_confidence() -> None:
 
 
 def test_splits_halve_the_questions_by_a_hash_of_their_ids() -> None:
-    ids = [f"q{i}" for i in range(200)]
-    dev = [i for i in ids if in_split(i, "dev")]
-    test = [i for i in ids if in_split(i, "test")]
-    assert sorted(dev + test) == sorted(ids) and not set(dev) & set(test)
+    questions = [EvalQuestion(f"question {i}?", ("a",), qid=f"q{i}") for i in range(200)]
+    dev = [q.qid for q in questions if in_split(q, "dev")]
+    test = [q.qid for q in questions if in_split(q, "test")]
+    assert sorted(dev + test) == sorted(q.qid for q in questions) and not set(dev) & set(test)
     assert 70 < len(dev) < 130  # about half
-    assert all(in_split(i, "all") for i in ids)
+    assert all(in_split(q, "all") for q in questions)
     # sha256("q0") is even or odd once and for all: the split never moves
-    assert in_split("q0", "dev") == (int(hashlib.sha256(b"q0").hexdigest(), 16) % 2 == 0)
+    assert in_split(questions[0], "dev") == (int(hashlib.sha256(b"q0").hexdigest(), 16) % 2 == 0)
+
+
+def test_a_question_set_can_name_each_questions_half(tmp_path: Path) -> None:
+    # Fresh questions written for a final report go to "test" whatever their id hashes to.
+    path = tmp_path / "set.jsonl"
+    lines = [
+        {"id": f"t{i}", "question": f"question {i}?", "answers": ["a"], "split": "test"}
+        for i in range(20)
+    ] + [{"id": "d0", "question": "q?", "answers": ["a"], "split": "dev"}]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    questions = load_jsonl(path)
+    assert [q.qid for q in questions if in_split(q, "test")] == [f"t{i}" for i in range(20)]
+    assert [q.qid for q in questions if in_split(q, "dev")] == ["d0"]
+    path.write_text(json.dumps({"question": "q?", "answers": ["a"], "split": "train"}) + "\n")
+    with pytest.raises(ValueError, match="'split' must be"):
+        load_jsonl(path)

@@ -21,7 +21,9 @@ Loaders (every malformed input raises ValueError saying where and what)
     true}`, with optional `"id"` (default `"line-N"`), `"tags"` (list of
     strings), `"doc_id"` (the document that holds the answer: its id, or its
     file name, which matches the same file in any folder of a corpus) and
-    `"page"` (the 1-based page of that document the answer is on), or
+    `"page"` (the 1-based page of that document the answer is on), `"split"`
+    (`"dev"` or `"test"`: the half it belongs to, instead of the hash of its
+    id; fresh questions written for a final report say `"test"`), or
     `"files"` (document-level gold: the files that answer it, as paths in the
     corpus folder; a passage of any of them is relevant, and `answers` may
     then be left out, as people ask documentation about sections rather than
@@ -47,7 +49,7 @@ from qa.types import Document
 SQUAD_SOURCE = "SQuAD 2.0 dev"
 _PARAGRAPH_SEPARATOR = "\n\n"
 _JSONL_KEYS = frozenset(
-    {"id", "question", "answers", "unanswerable", "tags", "doc_id", "page", "files"}
+    {"id", "question", "answers", "unanswerable", "tags", "doc_id", "page", "files", "split"}
 )
 
 
@@ -82,6 +84,7 @@ class EvalQuestion:
     page: int | None = None  # the answer's 1-based page in that document
     # Document-level gold: the files (paths in the corpus) any passage of which answers it.
     files: tuple[str, ...] = ()
+    half: Literal["dev", "test"] | None = None  # its half, when the set says; else by its id
 
     def __post_init__(self) -> None:
         if not self.question.strip():
@@ -225,7 +228,11 @@ def _parse_jsonl_line(line: str, *, number: int) -> EvalQuestion:
         raise ValueError("'id' must be a non-empty string")
     tags = _string_list(record.get("tags", []), key="tags")
     doc_id, page = _gold_place(record)
+    half = record.get("split")
+    if half not in (None, "dev", "test"):
+        raise ValueError("'split' must be \"dev\" or \"test\"")
     return EvalQuestion(
+        half=half,
         doc_id=doc_id,
         page=page,
         question=question,
@@ -255,12 +262,15 @@ def _string_list(value: Any, *, key: str) -> list[str]:
 Split = Literal["dev", "test", "all"]
 
 
-def in_split(qid: str, split: Split) -> bool:
-    """Whether a question belongs to a half, by a hash of its id: "dev" (even) is for
-    tuning (eval/fit_confidence.py), "test" (odd) only for reporting."""
+def in_split(question: EvalQuestion, split: Split) -> bool:
+    """Whether a question belongs to a half: the one its set names (`"split"`), else by a
+    hash of its id. "dev" (even) is for tuning (eval/fit_confidence.py, eval/tune_fusion.py),
+    "test" (odd) only for reporting."""
     if split == "all":
         return True
-    even = int(hashlib.sha256(qid.encode()).hexdigest(), 16) % 2 == 0
+    if question.half is not None:
+        return question.half == split
+    even = int(hashlib.sha256(question.qid.encode()).hexdigest(), 16) % 2 == 0
     return even == (split == "dev")
 
 

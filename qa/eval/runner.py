@@ -97,7 +97,7 @@ def run_eval(
     reranker, reader = load_models(settings)
     embedder = embedder or SentenceTransformerEmbedder(settings.model, precision=settings.precision)
     index, questions = load_index_for(path, settings, embedder, progress)
-    questions = [q for q in questions if in_split(q.qid, split)]
+    questions = [q for q in questions if in_split(q, split)]
     questions = questions[:limit] if limit else questions
     results = []
     for method in methods:

@@ -191,7 +191,7 @@ def run_suite(
             result.skipped.append(f"{entry.name}: {missing} is missing. {entry.hint}".strip())
             continue
         documents, questions = entry_data(entry)
-        questions = [q for q in questions if in_split(q.qid, split)]
+        questions = [q for q in questions if in_split(q, split)]
         index = entry_index(documents, settings, embedder, progress and progress(entry.name))
         reports: dict[str, EvalReport] = {}
         for method in methods:
