@@ -200,6 +200,13 @@ def split_sentences(text: str, *, start: int = 0, end: int | None = None) -> lis
     return spans
 
 
+@lru_cache(maxsize=4096)
+def chunk_sentences(text: str) -> tuple[Span, ...]:
+    """`split_sentences(text)`, remembered: answering splits the same retrieved chunks
+    question after question (4,096 chunk texts, a few MB at most)."""
+    return tuple(split_sentences(text))
+
+
 # Words
 
 TOKENIZER_VERSION = 1

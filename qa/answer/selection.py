@@ -27,7 +27,7 @@ from qa.answer.confidence import (
     question_words,
 )
 from qa.answer.short import answer_kind, best_span, counted_thing
-from qa.text import split_sentences, tokenize
+from qa.text import chunk_sentences, tokenize
 from qa.types import Answer, Passage, ShortAnswer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -77,7 +77,7 @@ def candidates(passages: Sequence[Passage], *, limit: int) -> list[Candidate]:
     out: list[Candidate] = []
     for passage in passages[:limit]:
         chunk = passage.chunk
-        for span in split_sentences(chunk.text):
+        for span in chunk_sentences(chunk.text):
             start, end = chunk.start + span.start, chunk.start + span.end
             key = (chunk.doc_id, start, end)
             if key not in seen:
@@ -196,7 +196,7 @@ def sentence_of(passage: Passage, start: int, end: int) -> Candidate:
     the following sentences when the span runs past its end."""
     chunk = passage.chunk
     a, b = start - chunk.start, end - chunk.start
-    spans = split_sentences(chunk.text)
+    spans = chunk_sentences(chunk.text)
     first = next((s for s in spans if s.start <= a < s.end), None)
     last = next((s for s in spans if s.start < b <= s.end), None)
     lo = first.start if first is not None else a
