@@ -367,8 +367,8 @@ def _eval_parser(sub: Subparsers) -> None:
         "--split",
         choices=("all", "dev", "test"),
         default="all",
-        help="one half of the questions by a hash of their ids: dev for tuning, test for "
-        "reporting (default all)",
+        help="one half of the questions (the half a set names, else by a hash of the id): "
+        "dev for tuning, test for reporting (default all)",
     )
     _index_option(p, "index for JSONL sets (default: $QA_INDEX_DIR)")
     p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")

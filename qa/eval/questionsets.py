@@ -230,7 +230,7 @@ def _parse_jsonl_line(line: str, *, number: int) -> EvalQuestion:
     doc_id, page = _gold_place(record)
     half = record.get("split")
     if half not in (None, "dev", "test"):
-        raise ValueError("'split' must be \"dev\" or \"test\"")
+        raise ValueError('\'split\' must be "dev" or "test"')
     return EvalQuestion(
         half=half,
         doc_id=doc_id,
