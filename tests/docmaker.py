@@ -10,10 +10,12 @@ import zipfile
 LINE_HEIGHT = 14.0
 
 
-def _add_line(pdf: object, page: object, font: object, text: str, y: float) -> None:
+def _add_line(
+    pdf: object, page: object, font: object, text: str, y: float, size: float = 11.0
+) -> None:
     import pypdfium2.raw as raw
 
-    obj = raw.FPDFPageObj_CreateTextObj(pdf.raw, font, 11.0)  # type: ignore[attr-defined]
+    obj = raw.FPDFPageObj_CreateTextObj(pdf.raw, font, size)  # type: ignore[attr-defined]
     encoded = (text + "\x00").encode("utf-16-le")
     buffer = ctypes.create_string_buffer(encoded, len(encoded))
     raw.FPDFText_SetText(obj, ctypes.cast(buffer, ctypes.POINTER(raw.FPDF_WCHAR)))
@@ -21,9 +23,9 @@ def _add_line(pdf: object, page: object, font: object, text: str, y: float) -> N
     raw.FPDFPage_InsertObject(page.raw, obj)  # type: ignore[attr-defined]
 
 
-def make_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
-    """A PDF whose page i shows the lines pages[i] (Helvetica; an empty list is a page
-    with no text at all, as a scan has)."""
+def make_pdf(pages: list[list[str | tuple[str, float]]], *, title: str | None = None) -> bytes:
+    """A PDF whose page i shows the lines pages[i] (Helvetica 11 pt, or (text, size) for
+    another size; an empty list is a page with no text at all, as a scan has)."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
 
@@ -31,8 +33,11 @@ def make_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
     font = raw.FPDFText_LoadStandardFont(pdf.raw, b"Helvetica")
     for lines in pages:
         page = pdf.new_page(612, 792)
-        for i, line in enumerate(lines):
-            _add_line(pdf, page, font, line, 740 - i * LINE_HEIGHT)
+        y = 740.0
+        for line in lines:
+            text, size = (line, 11.0) if isinstance(line, str) else line
+            _add_line(pdf, page, font, text, y, size)
+            y -= max(LINE_HEIGHT, size * 1.3)
         if not lines:  # a filled box stands for the scanned image
             rect = raw.FPDFPageObj_CreateNewRect(50, 50, 500, 600)
             raw.FPDFPath_SetDrawMode(rect, raw.FPDF_FILLMODE_WINDING, 0)

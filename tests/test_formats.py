@@ -99,6 +99,44 @@ def test_a_pdf_made_by_pdfium_gives_its_pages_text_and_title() -> None:
     assert [p.page for p in got.pages] == [1, 2]
 
 
+def test_a_pdfs_headings_are_its_lines_set_larger_than_the_body() -> None:
+    body = [f"Body line {i} says something plain." for i in range(6)]
+    pages: list[list[str | tuple[str, float]]] = [
+        [("Running head", 14.0), ("User Guide", 24.0), *body, ("Installing it", 16.0), *body],
+        [("Running head", 14.0), ("1 Setup . . . . . . . . 4", 16.0), *body],
+        [("Running head", 14.0), ("Removing it", 16.0), ("12", 16.0), *body],
+    ]
+    got = extract(make_pdf(pages), "guide.pdf")
+    assert [(s.level, s.title) for s in got.sections] == [
+        (1, "User Guide"),
+        (2, "Installing it"),
+        (2, "Removing it"),
+    ]  # not the running head (three pages), a contents line or a page number
+    for section in got.sections:
+        assert got.text[section.start : section.start + len(section.title)] == section.title
+    assert got.sections[2].start >= got.pages[2].start  # on its own page
+    plain = extract(make_pdf([body, body]), "plain.pdf")
+    assert plain.sections == ()  # one size: no headings
+
+
+@needs_realdocs
+def test_real_pdfs_have_the_headings_of_their_html_and_their_tex_sections() -> None:
+    name = "ch05-01-defining-structs"
+    pdf = extract((REALDOCS / "pdf" / f"{name}.pdf").read_bytes(), f"{name}.pdf")
+    html = extract((REALDOCS / "html" / f"{name}.html").read_bytes(), f"{name}.html")
+    assert [s.title for s in pdf.sections] == [s.title for s in html.sections]
+    # Levels rank the sizes used: the same outline, counted from 1 (the HTML's top is h2).
+    shift = {h.level - p.level for p, h in zip(pdf.sections, html.sections, strict=True)}
+    assert len(shift) == 1 and pdf.sections[0].level == 1
+    tex = extract((REALDOCS / "pdf" / "libtasn1.pdf").read_bytes(), "libtasn1.pdf")
+    levels = {s.title: s.level for s in tex.sections}
+    assert levels["2 ASN.1 structure handling"] < levels["2.1 ASN.1 syntax"]
+    assert levels["2.1 ASN.1 syntax"] < levels["asn1 parser2tree"]
+    assert not any(". . ." in s.title for s in tex.sections)  # the contents are not headings
+    syntax = next(s for s in tex.sections if s.title == "2.1 ASN.1 syntax")
+    assert tex.text[syntax.start :].startswith("2.1 ASN.1 syntax\nThe parser is case sensitive")
+
+
 @needs_realdocs
 def test_each_real_pdf_page_is_the_normalised_text_layer_of_that_page() -> None:
     import pypdfium2 as pdfium

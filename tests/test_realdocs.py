@@ -64,14 +64,14 @@ def realdocs_service(realdocs_settings, embedder):  # type: ignore[no-untyped-de
             "pdf/libtasn1.pdf",
             "generates an ASN.1 structure from a file",
             10,
-            None,
+            "3.3 Invoking asn1Decoding",  # a heading by its font size (TeX's 14.3 pt)
         ),
         (
             "What does storing references to data owned by something else in a struct require?",
             "pdf/ch05-01-defining-structs.pdf",
             "requires the use of lifetimes",
             6,
-            None,
+            "Ownership of Struct Data",
         ),
         (
             "What are implementations of a trait on any type that satisfies the bounds called?",
@@ -131,7 +131,9 @@ def test_ask_cites_page_and_section_over_http(realdocs_client) -> None:  # type:
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["passages"][0]["page"] == 10 and body["passages"][0]["section"] is None
+    first = body["passages"][0]
+    assert (first["page"], first["section"]) == (10, "3.3 Invoking asn1Decoding")
+    assert first["heading_path"] == ["Libtasn1", "3 Utilities", "3.3 Invoking asn1Decoding"]
     if body["answer"] is not None:
         assert body["answer"]["page"] == 10
     html = realdocs_client.post(

@@ -23,10 +23,10 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # Version of the splitting rules (the sentence rules in qa.text, the packing below);
 # stored in the index manifest so a change of rules asks for a rebuild instead of
 # mixing two chunkings.
-SPLITTER_VERSION = 3  # 2: headings, captions and file names end at their line; label runs
-# 3: a sheet row's cells (" · ") stay one sentence
+SPLITTER_VERSION = 4  # 2: headings, captions and file names end at their line; label runs
+# 3: a sheet row's cells (" · ") stay one sentence; 4: PDFs are cut at their headings too
 # Formats whose documents are chunked section by section (see chunk_document).
-SECTIONED_FORMATS = frozenset({"html", "docx"})
+SECTIONED_FORMATS = frozenset({"html", "docx", "pdf"})
 SECTIONED_FORMATS |= {"epub", "eml", "xlsx", "csv", "tsv"}  # chapters, sheets (qa.ingest.formats)
 
 
@@ -150,10 +150,11 @@ def chunk_text(
 def chunk_document(
     doc: Document, *, count: TokenCounter, settings: ChunkSettings = ChunkSettings()
 ) -> list[Chunk]:
-    """Chunks of a document. A paged document is chunked page by page, and an HTML or Word
-    document section by section, so every passage lies on one page and under one heading:
-    its citation names them exactly, and one page image shows it whole. (Markdown and text
-    keep the chunking they always had.)"""
+    """Chunks of a document. A paged document is chunked page by page, and an HTML, Word
+    or PDF document (headings by font size: qa.ingest.formats.pdf) section by section, so
+    every passage lies on one page and under one heading: its citation names them exactly,
+    and one page image shows it whole. (Markdown and text keep the chunking they always
+    had.)"""
     cuts = {p.start for p in doc.pages}
     if doc.format in SECTIONED_FORMATS:
         cuts.update(s.start for s in doc.sections)

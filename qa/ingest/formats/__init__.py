@@ -23,8 +23,9 @@ from typing import Any
 from qa.types import PageRange, Section
 
 # 2: Markdown headings without markup, setext headings, the first heading as the title;
-# OCR of scanned PDF pages and images (two branches that each made it 2).
-EXTRACTION_VERSION = 3
+# OCR of scanned PDF pages and images (two branches that each made it 2); 3: slides,
+# sheets, EPUB, mail; 4: PDF headings from font sizes.
+EXTRACTION_VERSION = 4
 
 #: File suffix to format name. `.md`/`.txt` are the text formats (front matter allowed).
 FORMATS: Mapping[str, str] = {

@@ -5,18 +5,34 @@ without a text layer but with an image on it (a scan) is rasterised and read by 
 The document text is the pages' normalised text joined by a blank line, so a page break
 is also a paragraph break for the chunker; `pages` says where each page lies. Title and
 author come from the document information dictionary, when it has them.
+
+Headings come from font sizes, as a reader sees them: the body size is the size most of
+the text layer's characters are set in, and a short line set at least HEADING_RATIO times
+larger is a heading, its level the rank of its size among the heading sizes (largest
+first). A printed web page (h1 24 pt, h2 18.7 pt over 16 pt body) and a TeX manual
+(chapter 17.2, section 14.3 over 10.9) both read this way, outline or not; a line repeated
+on several pages (a running header) is not a heading.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
+import re
+from collections import Counter
 from typing import Any
 
 from qa.ingest.formats import Extracted, Limits
 from qa.ingest.formats.normalize import hyphenated_words, normalize
-from qa.types import PageRange
+from qa.types import PageRange, Section
 
 PAGE_SEPARATOR = "\n\n"
+#: A line set this much larger than the body text is a heading.
+HEADING_RATIO = 1.15
+MAX_HEADING_CHARS = 150
+MAX_HEADING_LEVEL = 6
+#: A large line found on this many pages is a running header or footer, not a heading.
+RUNNING_PAGES = 3  # (counted as lines: a title set large three times is not a heading)
 _METADATA_KEYS = {"Author": "author", "Subject": "subject", "Keywords": "keywords"}
 
 
@@ -33,15 +49,44 @@ def _open(data: bytes) -> Any:
 
 def raw_page_text(pdf: Any, index: int) -> str:
     """pdfium's text of one page: its i-th character is the page's i-th text character."""
+    return _read_page(pdf, index, sizes=False)[0]
+
+
+def _read_page(pdf: Any, index: int, *, sizes: bool) -> tuple[str, list[Line]]:
+    """A page's raw text and, with `sizes`, its lines with their font sizes."""
     page = pdf[index]
     try:
         textpage = page.get_textpage()
         try:
-            return str(textpage.get_text_range())
+            raw = str(textpage.get_text_range())
+            return raw, (_lines(textpage, raw) if sizes else [])
         finally:
             textpage.close()
     finally:
         page.close()
+
+
+Line = tuple[int, int, float, int]  # raw start, raw end, font size, characters
+
+
+def _lines(textpage: Any, raw: str) -> list[Line]:
+    """Each line of the page's raw text with the median font size of its visible
+    characters (a drop cap or an inline symbol does not make a line a heading)."""
+    import pypdfium2.raw as pdfium_c
+
+    out: list[Line] = []
+    start = 0
+    for line in raw.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        sizes = sorted(
+            pdfium_c.FPDFText_GetFontSize(textpage.raw, start + i)
+            for i, ch in enumerate(body)
+            if not ch.isspace()
+        )
+        if sizes:
+            out.append((start, start + len(body), round(sizes[len(sizes) // 2], 1), len(sizes)))
+        start += len(line)
+    return out
 
 
 def _has_image(pdf: Any, index: int) -> bool:
@@ -87,11 +132,13 @@ def ocr_unavailable(limits: Limits) -> str:
     return ""
 
 
-def _page_texts(pdf: Any, limits: Limits) -> list[str]:
-    """Each page's raw text: its text layer, or its OCR when it has none. Without OCR (off,
-    or not installed) such a page stays empty, and only a file with no text at all is
-    refused, with OCR's reason: a PDF with one scanned page among text pages still reads."""
-    raw_pages = [raw_page_text(pdf, i) for i in range(len(pdf))]
+def _page_texts(pdf: Any, limits: Limits) -> tuple[list[str], list[list[Line]]]:
+    """Each page's raw text: its text layer, or its OCR when it has none, and the text
+    layer's lines with their font sizes (none on an OCR'd page). Without OCR (off, or not
+    installed) such a page stays empty, and only a file with no text at all is refused,
+    with OCR's reason: a PDF with one scanned page among text pages still reads."""
+    read = [_read_page(pdf, i, sizes=True) for i in range(len(pdf))]
+    raw_pages = [raw for raw, _ in read]
     scanned = [i for i, raw in enumerate(raw_pages) if needs_ocr(pdf, i, raw)]
     unavailable = ocr_unavailable(limits) if scanned else ""
     for i in [] if unavailable else scanned:
@@ -102,11 +149,14 @@ def _page_texts(pdf: Any, limits: Limits) -> list[str]:
         if scanned:
             raise ValueError("it has no text layer, and OCR found no text on its pages")
         raise ValueError("it has no text layer, and no page has an image for OCR to read")
-    return raw_pages
+    return raw_pages, [[] if i in scanned else lines for i, (_, lines) in enumerate(read)]
 
 
-def join_pages(raw_pages: list[str]) -> tuple[str, tuple[PageRange, ...]]:
-    """Normalised pages joined by PAGE_SEPARATOR, with where each page lies."""
+def join_pages(
+    raw_pages: list[str], origins: list[list[int]] | None = None
+) -> tuple[str, tuple[PageRange, ...]]:
+    """Normalised pages joined by PAGE_SEPARATOR, with where each page lies; `origins`,
+    when given, gets each page's `normalize` origin (raw index of every character)."""
     hyphenated = hyphenated_words("\n".join(raw_pages))
     parts: list[str] = []
     pages: list[PageRange] = []
@@ -115,11 +165,60 @@ def join_pages(raw_pages: list[str]) -> tuple[str, tuple[PageRange, ...]]:
         if parts:
             parts.append(PAGE_SEPARATOR)
             offset += len(PAGE_SEPARATOR)
-        text = normalize(raw, hyphenated=hyphenated)
+        origin: list[int] = []
+        text = normalize(raw, hyphenated=hyphenated, origin=origin)
+        if origins is not None:
+            origins.append(origin)
         parts.append(text)
         pages.append(PageRange(number, offset, offset + len(text)))
         offset += len(text)
     return "".join(parts), tuple(pages)
+
+
+def heading_sizes(lines: list[list[Line]]) -> dict[float, int]:
+    """Level of each font size that sets headings (see the module docstring)."""
+    weight: dict[float, int] = {}
+    for page in lines:
+        for _, _, size, chars in page:
+            weight[size] = weight.get(size, 0) + chars
+    if not weight:
+        return {}
+    body = max(weight, key=weight.__getitem__)
+    larger = sorted((s for s in weight if s >= body * HEADING_RATIO), reverse=True)
+    return {size: min(rank, MAX_HEADING_LEVEL) for rank, size in enumerate(larger, start=1)}
+
+
+_LEADERS = re.compile(r"(?:\. ?){4,}")  # a table of contents' dot leaders
+
+
+def _heading_like(title: str) -> bool:
+    return (
+        0 < len(title) <= MAX_HEADING_CHARS
+        and any(c.isalpha() for c in title)
+        and not _LEADERS.search(title)
+    )
+
+
+def find_sections(
+    text: str, pages: tuple[PageRange, ...], lines: list[list[Line]], origins: list[list[int]]
+) -> tuple[Section, ...]:
+    """The headings of the document text: lines set in a heading size (`heading_sizes`),
+    short, with a letter, and not repeated on RUNNING_PAGES pages."""
+    levels = heading_sizes(lines)
+    found: list[Section] = []
+    for page, page_lines, origin in zip(pages, lines, origins, strict=True):
+        for raw_start, raw_end, size, _ in page_lines:
+            if size not in levels:
+                continue
+            a = page.start + bisect.bisect_left(origin, raw_start)
+            b = page.start + bisect.bisect_left(origin, raw_end)
+            while a < b and text[a].isspace():
+                a += 1
+            title = " ".join(text[a:b].split())
+            if _heading_like(title):
+                found.append(Section(a, levels[size], title))
+    seen = Counter(section.title for section in found)
+    return tuple(s for s in found if seen[s.title] < RUNNING_PAGES)
 
 
 def _metadata(pdf: Any) -> tuple[str | None, dict[str, Any]]:
@@ -135,12 +234,16 @@ def extract(data: bytes, *, limits: Limits, fmt: str) -> Extracted:
         count = len(pdf)
         if count > limits.max_pages:
             raise ValueError(f"it has {count:,} pages, over the limit of {limits.max_pages:,}")
-        raw_pages = _page_texts(pdf, limits)
+        raw_pages, lines = _page_texts(pdf, limits)
         title, metadata = _metadata(pdf)
     finally:
         pdf.close()
-    text, pages = join_pages(raw_pages)
-    return Extracted(format=fmt, text=text, title=title, metadata=metadata, pages=pages)
+    origins: list[list[int]] = []
+    text, pages = join_pages(raw_pages, origins)
+    sections = find_sections(text, pages, lines, origins)
+    return Extracted(
+        format=fmt, text=text, title=title, metadata=metadata, pages=pages, sections=sections
+    )
 
 
 # ----- page images -------------------------------------------------------------------------
