@@ -27,29 +27,5 @@ if [ "${#packages[@]}" -eq 0 ]; then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "tesseract: missing ${packages[*]} and apt-get is unavailable; install them to read scanned PDFs and images." >&2
-    exit 1
-fi
-
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo)
-else
-    echo "tesseract: installing ${packages[*]} needs root." >&2
-    echo "tesseract: run as root: apt-get update && apt-get install -y --no-install-recommends ${packages[*]}" >&2
-    exit 1
-fi
-
-echo "tesseract: installing ${packages[*]} with apt-get..."
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-if ! { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update \
-        && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y --no-install-recommends "${packages[@]}"; } >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "tesseract: installation failed (see the apt-get output above)." >&2
-    exit 1
-fi
+"$(dirname "$0")/apt-install.sh" tesseract "to read scanned PDFs and images" "${packages[@]}"
 echo "tesseract: installed $(tesseract --version 2>/dev/null | head -n 1)"
