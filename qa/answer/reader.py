@@ -28,13 +28,7 @@ import numpy as np
 from qa.config import Settings
 from qa.errors import ReaderError
 from qa.search.embedding import resolve_precision
-from qa.search.model_folder import (
-    ModelSource,
-    check_model_folder,
-    go_offline,
-    label_count,
-    resolve_model,
-)
+from qa.search.model_folder import HeadSpec, ModelSource, checked_source, go_offline
 from qa.types import Passage
 
 WHAT = "extractive question-answering model (a *ForQuestionAnswering model, SQuAD 2.0 style)"
@@ -92,23 +86,20 @@ def best_span(
     return flat // n, flat % n, best
 
 
-def check_reader_folder(path: Path) -> None:
-    config = check_model_folder(
-        path, setting="QA_READER", head="ForQuestionAnswering", what=WHAT, error=ReaderError
-    )
-    labels = label_count(config)
-    if labels != 2:
-        raise ReaderError(
-            f"{path} has {labels} outputs per token: an extractive reader has two (the "
-            "start and the end logit)"
-        )
+READER = HeadSpec(
+    setting="QA_READER",
+    head="ForQuestionAnswering",
+    what=WHAT,
+    labels=2,
+    wrong_labels="{path} has {labels} outputs per token: an extractive reader has two (the "
+    "start and the end logit)",
+    error=ReaderError,
+)
 
 
 def reader_source(value: Path) -> ModelSource:
     """The checked folder of a QA_READER value: a local folder or a Hugging Face name."""
-    source = resolve_model(value, setting="QA_READER", error=ReaderError)
-    check_reader_folder(source.path)
-    return source
+    return checked_source(value, READER)
 
 
 @dataclass

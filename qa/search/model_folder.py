@@ -139,6 +139,31 @@ def label_count(config: dict[str, Any]) -> int:
     return len(config.get("id2label") or {}) or int(config.get("num_labels", 2))
 
 
+@dataclass(frozen=True)
+class HeadSpec:
+    """What a model setting must name: a model whose architecture ends in `head`, with
+    `labels` outputs; `wrong_labels` says why another count is wrong ({path}, {labels})."""
+
+    setting: str
+    head: str
+    what: str
+    labels: int
+    wrong_labels: str
+    error: type[ModelError]
+
+
+def checked_source(value: str | Path, spec: HeadSpec) -> ModelSource:
+    """The checked folder of a model setting's value: a local folder or a hub name."""
+    source = resolve_model(value, setting=spec.setting, error=spec.error)
+    config = check_model_folder(
+        source.path, setting=spec.setting, head=spec.head, what=spec.what, error=spec.error
+    )
+    labels = label_count(config)
+    if labels != spec.labels:
+        raise spec.error(spec.wrong_labels.format(path=source.path, labels=labels))
+    return source
+
+
 def go_offline() -> None:
     """Never reach a model hub, even for a model whose config names a hub repository,
     and print no load-time progress bar."""

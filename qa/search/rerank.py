@@ -20,13 +20,7 @@ import numpy as np
 from qa.config import Settings
 from qa.errors import RerankerError
 from qa.search.embedding import resolve_precision
-from qa.search.model_folder import (
-    ModelSource,
-    check_model_folder,
-    go_offline,
-    label_count,
-    resolve_model,
-)
+from qa.search.model_folder import HeadSpec, ModelSource, checked_source, go_offline
 from qa.types import Passage
 
 WHAT = "cross-encoder (a sequence-classification model with one relevance label)"
@@ -62,27 +56,20 @@ def rerank(passages: Sequence[Passage], scores: np.ndarray, k: int) -> list[Pass
     ]
 
 
-def check_reranker_folder(path: Path) -> None:
-    config = check_model_folder(
-        path,
-        setting="QA_RERANKER",
-        head="ForSequenceClassification",
-        what=WHAT,
-        error=RerankerError,
-    )
-    labels = label_count(config)
-    if labels != 1:
-        raise RerankerError(
-            f"{path} classifies into {labels} labels: a reranker gives one relevance score "
-            "(num_labels=1), as the MS MARCO cross-encoders do"
-        )
+RERANKER = HeadSpec(
+    setting="QA_RERANKER",
+    head="ForSequenceClassification",
+    what=WHAT,
+    labels=1,
+    wrong_labels="{path} classifies into {labels} labels: a reranker gives one relevance "
+    "score (num_labels=1), as the MS MARCO cross-encoders do",
+    error=RerankerError,
+)
 
 
 def reranker_source(value: Path) -> ModelSource:
     """The checked folder of a QA_RERANKER value: a local folder or a Hugging Face name."""
-    source = resolve_model(value, setting="QA_RERANKER", error=RerankerError)
-    check_reranker_folder(source.path)
-    return source
+    return checked_source(value, RERANKER)
 
 
 class CrossEncoderReranker:
