@@ -368,6 +368,15 @@ def _not_a_model(tmp_path: Path) -> Path:
     return folder
 
 
+def _config_only(tmp_path: Path, architecture: str, labels: int) -> Path:
+    folder = tmp_path / f"{architecture}-{labels}"
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps({"architectures": [architecture], "num_labels": labels})
+    )
+    return folder
+
+
 def _broken_reader(tmp_path: Path) -> Path:
     folder = tmp_path / "broken"
     folder.mkdir()
@@ -384,6 +393,18 @@ def _broken_reader(tmp_path: Path) -> Path:
         ("reranker", lambda t, m: m[1], RerankerError, "BertForQuestionAnswering, not"),
         ("reader", lambda t, m: m[0], ReaderError, "BertForSequenceClassification, not"),
         ("reader", lambda t, m: _broken_reader(t), ReaderError, "could not load the reader"),
+        (
+            "reranker",
+            lambda t, m: _config_only(t, "BertForSequenceClassification", 2),
+            RerankerError,
+            "classifies into 2 labels: a reranker gives one",
+        ),
+        (
+            "reader",
+            lambda t, m: _config_only(t, "BertForQuestionAnswering", 3),
+            ReaderError,
+            "has 3 outputs per token: an extractive reader has two",
+        ),
     ],
 )
 def test_a_missing_or_wrong_model_folder_is_a_clear_error(
