@@ -98,6 +98,33 @@ def test_prose_blanks_markup_in_place_and_keeps_the_words() -> None:
     assert prose("a Vec<String> or x < y > z") == "a Vec<String> or x < y > z"
 
 
+# A page as mdBook books write them (The Rust Programming Language's sources).
+BOOK = """See [the slices section][ch04-03] for more, and m[0][1] stays.
+
+<Listing number="12-22" file-name="src/lib.rs" caption="Calling `search` on the query">
+
+```rust,ignore
+{{#rustdoc_include ../listings/ch12-an-io-project/listing-12-22/src/lib.rs:there}}
+```
+
+</Listing>
+
+[ch04-03]: ch04-03-slices.html#string-slices
+"""
+
+
+def test_prose_blanks_mdbook_directives_and_reference_links_but_keeps_captions() -> None:
+    out = prose(BOOK)
+    assert len(out) == len(BOOK) and out.count("\n") == BOOK.count("\n")
+    for gone in ("ch04-03", "rustdoc_include", "listings", "lib.rs", "number=", "Listing"):
+        assert gone not in out, gone
+    kept_words = ("the slices section", "for more", "m[0][1] stays", "Calling `search` on the")
+    for kept in kept_words:
+        assert kept in out, kept
+    caption = BOOK.index("Calling")
+    assert out[caption:].startswith("Calling `search` on the query")  # in place
+
+
 def test_the_encoder_reads_the_heading_path_and_the_spans_shift_with_it() -> None:
     doc = _doc()
     start = PAGE.index("You can read it")

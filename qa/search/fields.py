@@ -1,8 +1,10 @@
 """What retrieval reads of a chunk besides its exact text: its prose, and its place.
 
 - `prose(text)`: the text with markup that is not words blanked out (HTML comments and
-  tags, MkDocs `{ #anchor }` attribute lists and `{* include *}` lines, admonition
-  markers such as `/// tip` or `!!! note`, code fence lines, link targets). Every blanked
+  tags, MkDocs `{ #anchor }` attribute lists and `{* include *}` lines, mdBook
+  `{{#include ...}}` directives, admonition markers such as `/// tip` or `!!! note`, code
+  fence lines, link targets and reference-link labels and definitions). A tag's
+  `caption="..."` is prose and stays (mdBook's `<Listing caption="...">`). Every blanked
   character becomes a space (newlines stay), so the result has the length and the line
   structure of the text and every offset into it means the same: sentence spans pooled
   from the encoder's tokens and citations stay exact, since only what the model and BM25
@@ -30,7 +32,7 @@ import numpy as np
 from qa.search.lexical import LexicalIndex
 from qa.types import Chunk, Document
 
-RETRIEVAL_TEXT_VERSION = 2
+RETRIEVAL_TEXT_VERSION = 3  # 3: mdBook directives, reference links, captions kept
 _SEPARATORS = "-|:\u2013\u2014\u00b7"
 
 # The prefix is cut to this many characters (about 30 tokens), so that a chunk of the
@@ -46,6 +48,10 @@ _MARKUP = re.compile(
             r"</[A-Za-z][\w:-]*\s*>",  # closing tags, glued or not
             r"&(?:[A-Za-z]+|#\d+);",  # HTML entities
             r"\{\*[^\n]*?\*\}",  # {* ../../docs_src/app.py hl[3] *}: MkDocs includes
+            r"\{\{#[^{}\n]*\}\}",  # {{#include ../listings/x/src/main.rs:here}}: mdBook
+            # [label]: target "title": a reference link's definition, the whole line
+            r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'))?[ \t]*$",
+            r"(?<=\])\[[^\[\]\n]*[A-Za-z][^\[\]\n]*\]",  # [text][label]: the label
             r"\{\s*[:#.][^{}\n]*\}",  # { #anchor } and { .class } attribute lists
             r"^[ \t]*(?:///|!!!|\?\?\?\+?)[ \t]*[\w-]*(?:[ \t]*\|)?",  # admonitions
             r"^[ \t]*(?:```|~~~)[^\n]*$",  # code fence lines and their info strings
@@ -56,8 +62,17 @@ _MARKUP = re.compile(
 )
 
 
+_CAPTION = re.compile(r'\scaption="([^"]*)"')
+
+
 def _blank(match: re.Match[str]) -> str:
-    return re.sub(r"[^\n]", " ", match.group(0))
+    text = match.group(0)
+    blank = re.sub(r"[^\n]", " ", text)
+    caption = _CAPTION.search(text) if text.startswith("<") else None
+    if caption is None:
+        return blank
+    a, b = caption.span(1)
+    return blank[:a] + text[a:b] + blank[b:]
 
 
 def prose(text: str) -> str:
