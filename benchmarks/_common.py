@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import signal
 import socket
 import statistics
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -286,6 +288,68 @@ def fail(message: str) -> None:
     raise SystemExit(1)
 
 
+# ----- the data ----------------------------------------------------------------------------
+
+
+def all_questions(quick: bool) -> tuple[list[Any], list[str], str]:
+    """(documents, questions, label): the SQuAD 2.0 dev slice and all its questions, or
+    the seed corpus and seed questions (with --quick, or when the slice is not next to
+    the repository); the questions shuffled, the same order every run."""
+    from qa.eval.questionsets import load_jsonl, load_squad
+    from qa.ingest.corpus import scan_corpus
+
+    if quick or not SQUAD.is_file():
+        if not quick:
+            note(f"{SQUAD.name} not found next to the repository: seed corpus instead")
+        documents = scan_corpus(SEED_CORPUS).documents
+        questions = [q.question for q in load_jsonl(SEED_QUESTIONS)]
+        label = f"seed corpus ({len(documents)} documents), seed questions"
+    else:
+        documents, squad = load_squad(SQUAD)
+        questions = [q.question for q in squad]
+        label = f"SQuAD 2.0 dev slice ({len(documents)} documents), its questions"
+    random.Random(0).shuffle(questions)
+    return documents, questions, label
+
+
+def sampled_questions(quick: bool, n: int) -> tuple[list[Any], list[str], str]:
+    """(documents, questions, label): the SQuAD 2.0 dev slice plus the seed corpus and a
+    seeded sample of n SQuAD questions, or the seed corpus and (at most n) seed questions
+    (with --quick, or when the slice is not next to the repository)."""
+    from qa.eval.questionsets import load_jsonl, load_squad
+    from qa.ingest.corpus import scan_corpus
+
+    seed_docs = scan_corpus(SEED_CORPUS).documents
+    rng = random.Random(0)
+    if quick or not SQUAD.is_file():
+        if not quick:
+            note(f"{SQUAD.name} not found next to the repository: seed set only")
+        questions = [q.question for q in load_jsonl(SEED_QUESTIONS)]
+        picked = rng.sample(questions, min(n, len(questions)))
+        return seed_docs, picked, f"seed set ({len(seed_docs)} documents)"
+    squad_docs, squad_questions = load_squad(SQUAD)
+    picked = rng.sample([q.question for q in squad_questions], n)
+    label = (
+        f"SQuAD 2.0 dev slice + seed corpus ({len(squad_docs) + len(seed_docs)} documents); "
+        f"{n} SQuAD questions, seeded sample (about half unanswerable)"
+    )
+    return [*squad_docs, *seed_docs], picked, label
+
+
+@dataclass
+class SequentialResults:
+    """What a sequential latency run over a question set records, whatever paths it
+    compares: the set's label, the index's chunks, the model's precision, the questions
+    asked, each path's wall times and whether the run stopped early."""
+
+    label: str = ""
+    chunks: int = 0
+    precision: str = ""
+    questions: list[str] = field(default_factory=list)
+    times: dict[str, list[float]] = field(default_factory=dict)
+    stopped: bool = False
+
+
 # ----- the model, as the service loads it ---------------------------------------------------
 
 
@@ -334,50 +398,37 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def qa_server(
-    index_dir: Path,
+def qa_serve(
+    args: Sequence[str],
     log: Path,
     *,
-    extra: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = 180,
     stop_timeout: float = 30,
 ) -> Iterator[tuple[str, int]]:
-    """A real `qa serve` on loopback: yields (base URL, pid) once /health answers 200,
+    """A real `qa serve ARGS` on loopback: yields (base URL, pid) once /health answers 200,
     and stops it (SIGTERM, then SIGKILL) however the benchmark ends."""
     import httpx
 
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "qa",
-        "serve",
-        "--index",
-        str(index_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        *extra,
-    ]
+    cmd = [sys.executable, "-m", "qa", "serve", *args, "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--log-level", "warning"]
     with log.open("wb") as fh:
         proc = subprocess.Popen(
             cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
     url = f"http://127.0.0.1:{port}"
+    name = " ".join(["qa serve", *args])
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                fail(f"qa serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                fail(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(url + "/health", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                fail(f"qa serve {' '.join(extra)} did not become ready in {timeout:.0f} s")
+                fail(f"{name} did not become ready in {timeout:.0f} s")
             time.sleep(0.2)
         yield url, proc.pid
     finally:
@@ -388,3 +439,17 @@ def qa_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def qa_server(
+    index_dir: Path,
+    log: Path,
+    *,
+    extra: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 180,
+    stop_timeout: float = 30,
+) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    """`qa_serve` of one index (`qa serve --index INDEX_DIR EXTRA`)."""
+    args = ["--index", str(index_dir), *extra]
+    return qa_serve(args, log, env=env, timeout=timeout, stop_timeout=stop_timeout)

@@ -29,7 +29,6 @@ import asyncio
 import http.client
 import json
 import os
-import random
 import signal
 import sys
 import tempfile
@@ -45,30 +44,6 @@ import numpy as np
 
 K = 5
 LEVELS = (1, 8, 32)
-
-
-# ----- data --------------------------------------------------------------------------------
-
-
-def corpus_and_questions(quick: bool, n_questions: int) -> tuple[list[Any], list[str], str]:
-    from qa.eval.questionsets import load_jsonl, load_squad
-    from qa.ingest.corpus import scan_corpus
-
-    seed_docs = scan_corpus(C.SEED_CORPUS).documents
-    rng = random.Random(0)
-    if quick or not C.SQUAD.is_file():
-        if not quick:
-            C.note(f"{C.SQUAD.name} not found next to the repository: seed set only")
-        questions = [q.question for q in load_jsonl(C.SEED_QUESTIONS)]
-        picked = rng.sample(questions, min(n_questions, len(questions)))
-        return seed_docs, picked, f"seed set ({len(seed_docs)} documents)"
-    squad_docs, squad_questions = load_squad(C.SQUAD)
-    picked = rng.sample([q.question for q in squad_questions], n_questions)
-    label = (
-        f"SQuAD 2.0 dev slice + seed corpus ({len(squad_docs) + len(seed_docs)} documents); "
-        f"{n_questions} SQuAD questions, seeded sample (about half unanswerable)"
-    )
-    return [*squad_docs, *seed_docs], picked, label
 
 
 # ----- the server --------------------------------------------------------------------------
@@ -296,15 +271,9 @@ class Bounds:
 
 
 @dataclass
-class Results:
-    label: str = ""
-    chunks: int = 0
-    precision: str = ""
-    questions: list[str] = field(default_factory=list)
+class Results(C.SequentialResults):
     answered: dict[str, bool] = field(default_factory=dict)
-    times: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)
-    stopped: bool = False
     connections: int = 0  # TCP connections the keep-alive path opened
     parts: list[list[Any]] | None = None
     levels: list[dict[str, Any]] = field(default_factory=list)
@@ -406,7 +375,7 @@ def measure(args: Any, bounds: Bounds, res: Results) -> None:
     from qa.ingest.indexing import update_index
     from qa.service import QAService
 
-    documents, res.questions, res.label = corpus_and_questions(args.quick, bounds.n_questions)
+    documents, res.questions, res.label = C.sampled_questions(args.quick, bounds.n_questions)
     with tempfile.TemporaryDirectory(prefix="qa-bench-ask-") as tmp:
         index_dir = Path(tmp) / "index"
         settings = Settings(index_dir=index_dir)

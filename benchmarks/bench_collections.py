@@ -42,11 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -62,24 +58,6 @@ NAMES = ("alpha", "beta", "gamma")
 
 
 # ----- data --------------------------------------------------------------------------------
-
-
-def corpus_and_questions(quick: bool) -> tuple[list[Any], list[str], str]:
-    from qa.eval.questionsets import load_jsonl, load_squad
-    from qa.ingest.corpus import scan_corpus
-
-    if quick or not C.SQUAD.is_file():
-        if not quick:
-            C.note(f"{C.SQUAD.name} not found next to the repository: seed corpus instead")
-        documents = scan_corpus(C.SEED_CORPUS).documents
-        questions = [q.question for q in load_jsonl(C.SEED_QUESTIONS)]
-        label = f"seed corpus ({len(documents)} documents), seed questions"
-    else:
-        documents, squad = load_squad(C.SQUAD)
-        questions = [q.question for q in squad]
-        label = f"SQuAD 2.0 dev slice ({len(documents)} documents), its questions"
-    random.Random(0).shuffle(questions)
-    return documents, questions, label
 
 
 def build(root: Path, documents: Sequence[Any]) -> dict[str, Any]:
@@ -128,34 +106,8 @@ class Server:
 @contextlib.contextmanager
 def serving(label: str, args: Sequence[str], log: Path, paths: list[str]) -> Iterator[Server]:
     """A real `qa serve ARGS` on loopback, once /health answers; stopped however we end."""
-    port = C.free_port()
-    cmd = [sys.executable, "-m", "qa", "serve", *args, "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--log-level", "warning"]
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                C.fail(
-                    f"qa serve {label} exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
-                )
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                C.fail(f"qa serve {label} did not become ready")
-            time.sleep(0.3)
-        yield Server(label, url, proc.pid, paths)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with C.qa_serve(args, log, timeout=300) as (url, pid):
+        yield Server(label, url, pid, paths)
 
 
 def memory(pid: int) -> dict[str, int]:
@@ -385,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     info = C.machine_info()
     C.print_header("Collections under load", info, quick=args.quick)
-    documents, questions, label = corpus_and_questions(args.quick)
+    documents, questions, label = C.all_questions(args.quick)
     with tempfile.TemporaryDirectory(prefix="bench-collections-") as tmp:
         root = Path(tmp)
         built = build(root, documents)

@@ -22,7 +22,6 @@ Run:  .venv/bin/python benchmarks/bench_models.py [--quick] [--precision P] [--j
 from __future__ import annotations
 
 import os
-import random
 import sys
 import tempfile
 import time
@@ -38,28 +37,8 @@ CONFIGS = ("none", "reranker", "reader", "both")
 
 
 @dataclass
-class Results:
-    label: str = ""
-    chunks: int = 0
-    precision: str = ""
-    questions: list[str] = field(default_factory=list)
+class Results(C.SequentialResults):
     shapes: dict[str, str] = field(default_factory=dict)
-    times: dict[str, list[float]] = field(default_factory=dict)
-    stopped: bool = False
-
-
-def questions_and_corpus(quick: bool, n: int) -> tuple[list[Any], list[str], str]:
-    from qa.eval.questionsets import load_jsonl, load_squad
-    from qa.ingest.corpus import scan_corpus
-
-    seed_docs = scan_corpus(C.SEED_CORPUS).documents
-    rng = random.Random(0)
-    if quick or not C.SQUAD.is_file():
-        questions = [q.question for q in load_jsonl(C.SEED_QUESTIONS)]
-        return seed_docs, rng.sample(questions, min(n, len(questions))), "seed set"
-    squad_docs, squad_questions = load_squad(C.SQUAD)
-    picked = rng.sample([q.question for q in squad_questions], n)
-    return [*squad_docs, *seed_docs], picked, "SQuAD 2.0 dev slice + seed corpus"
 
 
 def save_models(root: Path, quick: bool) -> dict[str, str]:
@@ -141,7 +120,7 @@ def measure(args: Any, res: Results) -> None:
     from qa.ingest.indexing import update_index
 
     n, rounds, limit = (3, 1, 60.0) if args.quick else (args.questions, args.rounds, args.limit)
-    documents, res.questions, res.label = questions_and_corpus(args.quick, n)
+    documents, res.questions, res.label = C.sampled_questions(args.quick, n)
     with tempfile.TemporaryDirectory(prefix="qa-bench-models-") as tmp:
         root = Path(tmp)
         settings = Settings(index_dir=root / "index", precision=args.precision)

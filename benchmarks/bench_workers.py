@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import gc
 import os
-import random
 import sys
 import tempfile
 import time
@@ -57,24 +56,11 @@ FREE_PER_WORKER = 1 << 30
 def build_index(index_dir: Path, quick: bool) -> tuple[list[str], str, int]:
     """Index the corpus into `index_dir`; returns (questions, label, chunks)."""
     from qa.config import Settings
-    from qa.eval.questionsets import load_jsonl, load_squad
     from qa.ingest.chunking import chunk_settings
-    from qa.ingest.corpus import scan_corpus
     from qa.ingest.indexing import update_index
     from qa.search.embedding import SentenceTransformerEmbedder
 
-    rng = random.Random(0)
-    if quick or not C.SQUAD.is_file():
-        if not quick:
-            C.note(f"{C.SQUAD.name} not found next to the repository: seed corpus instead")
-        documents = scan_corpus(C.SEED_CORPUS).documents
-        questions = [q.question for q in load_jsonl(C.SEED_QUESTIONS)]
-        label = f"seed corpus ({len(documents)} documents), seed questions"
-    else:
-        documents, squad = load_squad(C.SQUAD)
-        questions = [q.question for q in squad]
-        label = f"SQuAD 2.0 dev slice ({len(documents)} documents), its questions"
-    rng.shuffle(questions)
+    documents, questions, label = C.all_questions(quick)
     settings = Settings(index_dir=index_dir)
     embedder = SentenceTransformerEmbedder(settings.model)
     stats = update_index(

@@ -30,6 +30,7 @@ from qa.ingest.corpus import scan_corpus
 from qa.ingest.indexing import update_index
 from qa.search.embedding import Embedder, ModelIdentity
 from qa.service import QAService
+from tests.chromium import browser, page, page_errors, playwright  # noqa: F401 - by name
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -137,14 +138,14 @@ def client(service):  # type: ignore[no-untyped-def]
 
 
 def run_qa(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
     """The `qa` command as a person runs it, in a real process."""
     return subprocess.run(
         [str(QA_BIN), *args],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
@@ -212,16 +213,45 @@ def stop_server(server: Server, sig: int = signal.SIGTERM) -> int:
     return server.process.returncode
 
 
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    """`server` until the block ends, then stopped, however the block ends."""
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def qa_index(corpus: Path, index: Path) -> Path:
+    """`qa index` of `corpus` into `index`, in a real process; returns `index`."""
+    done = run_qa("index", "--corpus", str(corpus), "--index", str(index), "--quiet", timeout=600)
+    assert done.returncode == 0, f"qa index failed:\n{done.stdout}\n{done.stderr}"
+    return index
+
+
+@contextmanager
+def served_corpus(
+    corpus: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    *,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """`corpus` indexed by `qa index` and served by a real `qa serve` (with `env`) until
+    the block ends; the index and the log go to temporary folders named after `name`."""
+    index = qa_index(corpus, tmp_path_factory.mktemp(f"{name}-index"))
+    log = tmp_path_factory.mktemp(f"{name}-server") / "serve.log"
+    with running(start_server(index, log, env=env)) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def live_server(
     corpus_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("server") / "serve.log"
-    server = start_server(corpus_index_dir, log)
-    try:
+    with running(start_server(corpus_index_dir, log)) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture

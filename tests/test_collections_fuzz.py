@@ -8,17 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
 
 from qa.api import create_app
 from qa.config import Settings
 from tests.collections_helpers import KEY_ENV, OPEN_WRITE, bearer, collections_file
 from tests.conftest import FakeEmbedder
-
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency")
-checks = pytest.importorskip("schemathesis.specs.openapi.checks")
-GenerationMode = schemathesis.GenerationMode
+from tests.fuzzing import each_operation, fuzz_operation, schemathesis
 
 pytestmark = pytest.mark.slow
 
@@ -39,35 +34,20 @@ def fuzz_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
     mp.undo()
 
 
-OPERATIONS = [
-    (path, method.upper()) for path, item in _app().openapi()["paths"].items() for method in item
-]
+def _a_real_collection(case: Any) -> None:
+    if case.path_parameters and "name" in case.path_parameters:
+        case.path_parameters["name"] = "open"  # a real collection, not a random name
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
-@pytest.mark.parametrize(("path", "method"), OPERATIONS, ids=[f"{m} {p}" for p, m in OPERATIONS])
+@each_operation(_app())
 def test_every_collection_operation_answers_within_its_schema(
     fuzz_schema: Any, path: str, method: str, mode: Any
 ) -> None:
-    operation = fuzz_schema[path][method]
-
-    @settings(
+    fuzz_operation(
+        fuzz_schema[path][method],
+        mode,
+        headers=bearer(OPEN_WRITE),
         max_examples=20,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
+        prepare=_a_real_collection,
     )
-    @given(case=operation.as_strategy(mode))
-    def check(case: Any) -> None:
-        if case.path_parameters and "name" in case.path_parameters:
-            case.path_parameters["name"] = "open"  # a real collection, not a random name
-        case.call_and_validate(
-            headers=bearer(OPEN_WRITE), excluded_checks=[checks.positive_data_acceptance]
-        )
-
-    try:
-        check()
-    except Unsatisfiable:
-        assert mode is GenerationMode.NEGATIVE

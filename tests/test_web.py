@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,17 +18,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import (
-    Browser,
-    Page,
-    Playwright,
-    Response,
-    Route,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, Page, Response, Route, expect
 
-from tests.conftest import Server, start_server, stop_server
+from tests.chromium import PHONE, TIMEOUT_MS, PageErrors, new_page
+from tests.conftest import Server, qa_index, running, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -39,18 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
 WEB_CORPUS = Path(__file__).resolve().parent / "web_corpus"
 ARTIFACTS = REPO / "test-artifacts"
-QA_BIN = Path(sys.executable).parent / "qa"
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these Chromium tries to reach outside services, which are refused here.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 DENMARK_QUESTION = "Which country offered to lead NATO's training mission in Iraq from 2021?"
 DENMARK_DOC = "denmark-additional-personnel-to-iraq.md"
@@ -64,19 +42,6 @@ ASTRAL_DOC = "astral.md"
 ABSTAIN_TEXT = "The documents don't answer this."
 UNREACHABLE_TEXT = "cannot be reached"
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-TIMEOUT_MS = 60_000
-
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-def chromium_path() -> str | None:
-    if os.access("/usr/bin/chromium", os.X_OK):
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
 # ---------------------------------------------------------------- server
 
 
@@ -85,82 +50,20 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = tmp_path_factory.mktemp("web-corpus")
     for source in [*sorted(CORPUS.glob("*.md")), *sorted(WEB_CORPUS.glob("*.md"))]:
         shutil.copy(source, corpus / source.name)
-    index = tmp_path_factory.mktemp("web-index")
-    result = subprocess.run(
-        [str(QA_BIN), "index", "--corpus", str(corpus), "--index", str(index), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, f"qa index failed:\n{result.stdout}\n{result.stderr}"
-    return index
+    return qa_index(corpus, tmp_path_factory.mktemp("web-index"))
 
 
 @pytest.fixture(scope="module")
 def server(index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(index_dir, tmp_path_factory.mktemp("web-server") / "serve.log")
-    try:
-        yield running
-    finally:
-        stop_server(running)
+    log = tmp_path_factory.mktemp("web-server") / "serve.log"
+    with running(start_server(index_dir, log)) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def api(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=60) as client:
         yield client
-
-
-# ---------------------------------------------------------------- browser
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed: run `bash scripts/ensure-chromium.sh`")
-    launched = playwright.chromium.launch(
-        executable_path=executable, headless=True, args=CHROMIUM_ARGS
-    )
-    try:
-        yield launched
-    finally:
-        launched.close()
-
-
-class PageErrors(list[str]):
-    """Uncaught exceptions in the page; every test ends by checking there were none."""
-
-
-def new_page(browser: Browser, errors: PageErrors, viewport: dict[str, int] = DESKTOP) -> Page:
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return page
-
-
-@pytest.fixture
-def page_errors() -> Iterator[PageErrors]:
-    errors = PageErrors()
-    yield errors
-    assert not errors, f"the page raised: {errors}"
-
-
-@pytest.fixture
-def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
-    opened = new_page(browser, page_errors)
-    try:
-        yield opened
-    finally:
-        opened.context.close()
 
 
 # ---------------------------------------------------------------- helpers

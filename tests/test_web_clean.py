@@ -7,7 +7,6 @@ the cited characters."""
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,13 +16,11 @@ from playwright.sync_api import Page, expect
 
 from qa.search.repeats import REPEAT_THRESHOLD, containment, shingles
 from tests import test_web as web
-from tests.conftest import SHARED, Server, start_server, stop_server
-from tests.test_web import QA_BIN, ask, document
+from tests.conftest import SHARED, Server, served_corpus
+from tests.test_web import ask, document
 
-playwright = web.playwright
-browser = web.browser
-page_errors = web.page_errors
-page = web.page
+# The chat page tests' HTTP client, here on this module's server.
+api = web.api
 
 REALDOCS = SHARED / "realdocs"
 pytestmark = [
@@ -62,26 +59,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         (corpus / doc_id).symlink_to(REALDOCS / doc_id)
     (corpus / GREP_DOC).parent.mkdir()
     (corpus / GREP_DOC).write_text(GREP, encoding="utf-8")
-    index = tmp_path_factory.mktemp("web-clean-index")
-    built = subprocess.run(
-        [str(QA_BIN), "index", "--corpus", str(corpus), "--index", str(index), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    running = start_server(index, tmp_path_factory.mktemp("web-clean-server") / "serve.log")
-    try:
+    with served_corpus(corpus, tmp_path_factory, "web-clean") as running:
         yield running
-    finally:
-        stop_server(running)
-
-
-@pytest.fixture(scope="module")
-def api(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        yield client
 
 
 def squash(text: str) -> str:

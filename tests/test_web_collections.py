@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.collections_helpers import (
     KEY_ENV,
@@ -19,14 +19,7 @@ from tests.collections_helpers import (
     collections_file,
     start,
 )
-from tests.conftest import Server, run_qa, stop_server
-from tests.test_web import (  # noqa: F401 - the browser fixtures of the chat page's tests
-    PageErrors,
-    browser,
-    new_page,
-    page_errors,
-    playwright,
-)
+from tests.conftest import Server, run_qa, running
 
 pytestmark = pytest.mark.slow
 
@@ -40,20 +33,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     path = collections_file(root)
     done = run_qa("index", "--collections", str(path), "--quiet", env=KEY_ENV)
     assert done.returncode == 0, done.stderr
-    running = start(path, root / "serve.log")
-    try:
-        yield running
-    finally:
-        stop_server(running)
-
-
-@pytest.fixture
-def tab(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:  # noqa: F811
-    opened = new_page(browser, page_errors)
-    try:
-        yield opened
-    finally:
-        opened.context.close()
+    with running(start(path, root / "serve.log")) as started:
+        yield started
 
 
 def options(page: Page) -> list[str]:
@@ -73,8 +54,7 @@ def ask(page: Page, question: str, path: str) -> dict[str, object]:
     return body
 
 
-def test_picker_key_scoped_links_and_thumbs(tab: Page, server: Server) -> None:
-    page = tab
+def test_picker_key_scoped_links_and_thumbs(page: Page, server: Server) -> None:
     page.goto(server.url)
     picker = page.locator("#collections")
     expect(picker).to_be_visible()
@@ -129,9 +109,8 @@ def test_picker_key_scoped_links_and_thumbs(tab: Page, server: Server) -> None:
 
 
 def test_no_picker_without_collections_and_thumbs_post_to_feedback(
-    tab: Page, live_server: Server
+    page: Page, live_server: Server
 ) -> None:
-    page = tab
     page.goto(live_server.url)
     expect(page.locator("#service-status")).to_have_attribute("data-state", "ok")
     expect(page.locator("#collections")).to_be_hidden()

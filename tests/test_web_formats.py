@@ -9,7 +9,6 @@ upload tests come last because they add a document to it.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,12 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests import test_web as web
-from tests.conftest import KEY, SHARED, Server, start_server, stop_server
-from tests.test_web import (
-    ARTIFACTS,
-    PHONE,
-    QA_BIN,
-    PageErrors,
-    ask,
-    document,
-    new_page,
-    no_horizontal_overflow,
-)
+from tests.chromium import PHONE, PageErrors, new_page
+from tests.conftest import KEY, SHARED, Server, served_corpus
+from tests.test_web import ARTIFACTS, ask, document, no_horizontal_overflow
 
-# The chat page tests' browser fixtures, shared by name (one Chromium for this module).
-playwright = web.playwright
-browser = web.browser
-page_errors = web.page_errors
-page = web.page
+# The chat page tests' HTTP client, here on this module's server.
+api = web.api
 
 REALDOCS = SHARED / "realdocs"
 pytestmark = [
@@ -74,29 +62,10 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    index = tmp_path_factory.mktemp("web-formats-index")
-    result = subprocess.run(
-        [str(QA_BIN), "index", "--corpus", str(corpus_dir), "--index", str(index), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, f"qa index failed:\n{result.stdout}\n{result.stderr}"
     # The corpus folder is where originals are read from and where uploads are mirrored.
     env = {"QA_API_KEY": KEY, "QA_CORPUS_DIR": str(corpus_dir)}
-    log = tmp_path_factory.mktemp("web-formats-server") / "serve.log"
-    running = start_server(index, log, env=env)
-    try:
+    with served_corpus(corpus_dir, tmp_path_factory, "web-formats", env=env) as running:
         yield running
-    finally:
-        stop_server(running)
-
-
-@pytest.fixture(scope="module")
-def api(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        yield client
 
 
 # ---------------------------------------------------------------- helpers

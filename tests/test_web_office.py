@@ -4,22 +4,15 @@ highlighted on the slide's image; a sheet row is cited under its sheet, with its
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests import test_web as web
-from tests.conftest import Server, start_server, stop_server
+from tests.conftest import Server, served_corpus
 from tests.officemaker import make_pptx, make_xlsx
-from tests.test_web import QA_BIN, ask
+from tests.test_web import ask
 from tests.test_web_formats import image_state
-
-playwright = web.playwright
-browser = web.browser
-page_errors = web.page_errors
-page = web.page
 
 pytestmark = pytest.mark.slow
 
@@ -49,21 +42,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     corpus = tmp_path_factory.mktemp("web-office-corpus")
     (corpus / DECK).write_bytes(make_pptx(SLIDES, title="Harbour renewal"))
     (corpus / BOOK).write_bytes(make_xlsx(SHEETS, title="Lighthouses of the coast"))
-    index = tmp_path_factory.mktemp("web-office-index")
-    result = subprocess.run(
-        [str(QA_BIN), "index", "--corpus", str(corpus), "--index", str(index), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, f"qa index failed:\n{result.stdout}\n{result.stderr}"
-    log = tmp_path_factory.mktemp("web-office-server") / "serve.log"
-    running = start_server(index, log, env={"QA_CORPUS_DIR": str(corpus)})
-    try:
+    env = {"QA_CORPUS_DIR": str(corpus)}
+    with served_corpus(corpus, tmp_path_factory, "web-office", env=env) as running:
         yield running
-    finally:
-        stop_server(running)
 
 
 def test_a_slide_is_cited_by_number_and_opens_highlighted_on_its_image(
