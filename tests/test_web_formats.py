@@ -142,8 +142,11 @@ def test_pdf_citation_reads_page_and_opens_the_page_view(
                 f"p. {shown['page']}"
             )
     expect(reply.locator(".answer-note .cite-page")).to_have_text(f"p. {PDF_PAGE}")
+    # A PDF passage has its section too, from the PDF's headings (their font sizes).
+    where = f"page {passage['page']}, section “{passage['section']}”"
+    assert passage["section"], passage
     expect(reply.locator("a.answer-cite").first).to_have_attribute(
-        "aria-label", f"Citation 1: open {passage['title']}, page {passage['page']} at the answer"
+        "aria-label", f"Citation 1: open {passage['title']}, {where} at the answer"
     )
 
     # The citation opens the page where the passage starts, with the passage highlighted.
