@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from pathlib import Path
 
-import httpx
-
-from benchmarks._common import free_port
 from qa.config import Settings
 from qa.ingest.chunking import chunk_settings
 from qa.ingest.corpus import scan_corpus
 from qa.ingest.indexing import update_index
 from qa.search.embedding import Embedder
-from tests.conftest import QA_BIN, Server, stop_server
+from tests.conftest import Server, serve
 
 SECRET_READ = "secret-read-key-0c4f9a1e77"
 SECRET_WRITE = "secret-write-key-5b2d8e3f10"
@@ -78,21 +72,4 @@ def bearer(key: str) -> dict[str, str]:
 
 def start(path: Path, log: Path, timeout: float = 120) -> Server:
     """A real `qa serve --collections` process, returned once /health answers 200."""
-    port = free_port()
-    cmd = [str(QA_BIN), "serve", "--collections", str(path), "--port", str(port)]
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **KEY_ENV}
-        )
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, server.output()
-        try:
-            if httpx.get(server.url + "/health", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    stop_server(server)
-    raise AssertionError(f"qa serve did not become ready:\n{server.output()}")
+    return serve(["--collections", str(path)], log, env=KEY_ENV, timeout=timeout, append=True)

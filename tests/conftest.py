@@ -181,9 +181,22 @@ def start_server(
     timeout: float = 120,
 ) -> Server:
     """A real `qa serve` process on loopback, returned once /health answers 200."""
+    return serve(["--index", str(index_dir), *extra], log, env=env, timeout=timeout)
+
+
+def serve(
+    args: Sequence[str],
+    log: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    append: bool = False,
+) -> Server:
+    """`qa serve ARGS` on a free loopback port, returned once /health answers 200; its
+    output goes to `log` (appended to with `append`)."""
     port = free_port()
-    cmd = [str(QA_BIN), "serve", "--index", str(index_dir), "--port", str(port), *extra]
-    with log.open("wb") as fh:  # the child keeps its own copy of the descriptor
+    cmd = [str(QA_BIN), "serve", *args, "--port", str(port)]
+    with log.open("ab" if append else "wb") as fh:  # the child keeps its own descriptor
         proc = subprocess.Popen(
             cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
