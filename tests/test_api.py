@@ -95,6 +95,14 @@ def test_health_reports_counts_and_model(client: TestClient) -> None:
         ({"question": "ok", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
         ({"question": "ok", "k": 51}, 422, "k: Input should be less than or equal to 50"),
         ({"question": "ok", "k": "five"}, 422, "k: Input should be a valid integer"),
+        # JSON's true and "5" are not numbers (the schema fuzzer found true taken as 1).
+        ({"question": "ok", "k": True}, 422, "k: Input should be a valid integer"),
+        ({"question": "ok", "k": "5"}, 422, "k: Input should be a valid integer"),
+        (
+            {"question": "ok", "max_per_document": True},
+            422,
+            "max_per_document: Input should be a valid integer",
+        ),
         ({"question": 42}, 422, "question: Input should be a valid string"),
         ({}, 422, "question: Field required"),
         ({"question": "ok", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),

@@ -39,7 +39,10 @@ class AskRequest(BaseModel):
             description="The question, 1 to QA_MAX_QUESTION_CHARS (default 2000) characters.",
         ),
     ]
-    k: Annotated[int, Field(ge=1, le=50, description="How many passages to return.")] = 5
+    # Strict: JSON's true is not the number 1 (pydantic would take it as one otherwise).
+    k: Annotated[
+        int, Field(ge=1, le=50, strict=True, description="How many passages to return.")
+    ] = 5
     filters: Annotated[
         dict[str, FilterValue] | None,
         Field(
@@ -51,7 +54,8 @@ class AskRequest(BaseModel):
         ),
     ] = None
     max_per_document: Annotated[
-        int | None, Field(ge=1, le=50, description="At most this many passages per document.")
+        int | None,
+        Field(ge=1, le=50, strict=True, description="At most this many passages per document."),
     ] = None
 
     @field_validator("question")
