@@ -48,19 +48,15 @@ def _open(data: bytes) -> Any:
         raise ValueError(f"it is not a readable PDF ({exc})") from exc
 
 
-def raw_page_text(pdf: Any, index: int) -> str:
-    """pdfium's text of one page: its i-th character is the page's i-th text character."""
-    return _read_page(pdf, index, sizes=False)[0]
-
-
-def _read_page(pdf: Any, index: int, *, sizes: bool) -> tuple[str, list[Line]]:
-    """A page's raw text and, with `sizes`, its lines with their font sizes."""
+def _read_page(pdf: Any, index: int) -> tuple[str, list[Line]]:
+    """pdfium's text of one page (its i-th character is the page's i-th text character)
+    and its lines with their font sizes."""
     page = pdf[index]
     try:
         textpage = page.get_textpage()
         try:
             raw = str(textpage.get_text_range())
-            return raw, (_lines(textpage, raw) if sizes else [])
+            return raw, _lines(textpage, raw)
         finally:
             textpage.close()
     finally:
@@ -140,7 +136,7 @@ def _page_texts(pdf: Any, limits: Limits) -> tuple[list[str], list[list[Line]]]:
     layer's lines with their font sizes (none on an OCR'd page). Without OCR (off, or not
     installed) such a page stays empty, and only a file with no text at all is refused,
     with OCR's reason: a PDF with one scanned page among text pages still reads."""
-    read = [_read_page(pdf, i, sizes=True) for i in range(len(pdf))]
+    read = [_read_page(pdf, i) for i in range(len(pdf))]
     raw_pages = [raw for raw, _ in read]
     scanned = [i for i, raw in enumerate(raw_pages) if needs_ocr(pdf, i, raw)]
     unavailable = ocr_unavailable(limits) if scanned else ""
