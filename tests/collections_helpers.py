@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.api import create_app
 from qa.config import Settings
 from qa.ingest.chunking import chunk_settings
 from qa.ingest.corpus import scan_corpus
 from qa.ingest.indexing import update_index
 from qa.search.embedding import Embedder
-from tests.conftest import Server, serve
+from tests.conftest import FakeEmbedder, Server, serve
 
 SECRET_READ = "secret-read-key-0c4f9a1e77"
 SECRET_WRITE = "secret-write-key-5b2d8e3f10"
@@ -73,3 +79,18 @@ def bearer(key: str) -> dict[str, str]:
 def start(path: Path, log: Path, timeout: float = 120) -> Server:
     """A real `qa serve --collections` process, returned once /health answers 200."""
     return serve(["--collections", str(path)], log, env=KEY_ENV, timeout=timeout, append=True)
+
+
+@contextmanager
+def collections_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[TestClient, Path]]:
+    """An in-process app serving `collections_file`'s collections (over a fake embedder,
+    its keys in the environment), and the file."""
+    for name, value in KEY_ENV.items():
+        monkeypatch.setenv(name, value)
+    fake = FakeEmbedder()
+    path = collections_file(tmp_path, fake)
+    app = create_app(Settings(collections=path), embedder_factory=lambda _: fake)
+    with TestClient(app) as client:
+        yield client, path

@@ -8,9 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from qa.api import create_app
 from qa.collections.config import Access, load_collections
 from qa.collections.feedback import FeedbackStore
 from qa.config import Settings
@@ -23,6 +21,7 @@ from tests.collections_helpers import (
     SECRET_READ,
     SECRET_WRITE,
     bearer,
+    collections_client,
     collections_file,
     write_file,
 )
@@ -164,13 +163,8 @@ def test_feedback_on_a_server_without_collections(tmp_path: Path) -> None:
 
 @pytest.fixture
 def collections_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    for name, value in KEY_ENV.items():
-        monkeypatch.setenv(name, value)
-    fake = FakeEmbedder()
-    path = collections_file(tmp_path, fake)
-    app = create_app(Settings(collections=path), embedder_factory=lambda _: fake)
-    with TestClient(app) as client:
-        yield client, path
+    with collections_client(tmp_path, monkeypatch) as made:
+        yield made
 
 
 def test_feedback_stays_in_its_collection(collections_app) -> None:  # type: ignore[no-untyped-def]

@@ -26,6 +26,9 @@ from tests.collections_helpers import (
     collections_file,
     start,
 )
+from tests.collections_helpers import (
+    collections_client as in_process_collections,
+)
 from tests.conftest import AUTH, KEY, FakeEmbedder, run_qa, serving, stop_server
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -246,12 +249,7 @@ def test_with_keys_for_reads_the_metrics_need_the_key(
 
 @pytest.fixture
 def collections_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    for name, key in KEY_ENV.items():
-        monkeypatch.setenv(name, key)
-    fake = FakeEmbedder()
-    path = collections_file(tmp_path, fake)
-    app = create_app(Settings(collections=path), embedder_factory=lambda _: fake)
-    with TestClient(app) as client:
+    with in_process_collections(tmp_path, monkeypatch) as (client, _):
         yield client
 
 
