@@ -161,6 +161,22 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
+def tiny_bert_config(vocab_size: int, **extra: Any) -> Any:
+    """A BERT config of 2 layers 32 wide: a real model's shapes, built and run in
+    milliseconds (the tests' own readers, rerankers and embedders)."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        **extra,
+    )
+
+
 def loaded_by_import(modules: Sequence[str], heavy: Sequence[str]) -> list[str]:
     """Which of the `heavy` libraries a fresh interpreter holds after importing `modules`."""
     code = (

@@ -35,7 +35,7 @@ from qa.search.rerank import CrossEncoderReranker, RerankSettings, rerank
 from qa.search.retrieval import Query
 from qa.service import QAService
 from qa.types import Chunk, Passage, Scores
-from tests.conftest import CORPUS, DENMARK_QUESTION, loaded_by_import
+from tests.conftest import CORPUS, DENMARK_QUESTION, loaded_by_import, tiny_bert_config
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,6 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(cross-encoder folder, reader folder), each saved with its fast tokenizer."""
     import torch
     from transformers import (
-        BertConfig,
         BertForQuestionAnswering,
         BertForSequenceClassification,
         BertTokenizerFast,
@@ -72,15 +71,8 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     vocab = root / "vocab.txt"
     vocab.write_text("\n".join(_vocabulary()) + "\n", encoding="utf-8")
     tokenizer = BertTokenizerFast(vocab_file=str(vocab))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        initializer_range=0.3,  # spread out the scores of untrained weights
-    )
+    # A wide initialisation spreads out the scores of untrained weights.
+    config = tiny_bert_config(tokenizer.vocab_size, initializer_range=0.3)
     folders = []
     heads = (
         ("cross-encoder", BertForSequenceClassification, 1),  # one relevance logit

@@ -16,7 +16,7 @@ from qa.errors import ModelError, ReaderError, RerankerError
 from qa.search.embedding import resolve_model_source
 from qa.search.model_folder import resolve_model
 from qa.service import QAService, check_models
-from tests.conftest import FakeEmbedder, run_qa
+from tests.conftest import FakeEmbedder, run_qa, tiny_bert_config
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 NAME = "tinyorg/tiny-minilm"
@@ -151,7 +151,7 @@ def save_tiny_model(folder: Path, work: Path) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertModel, BertTokenizerFast
 
     words = "denmark leads the training mission in iraq lithuania sends troops who which".split()
     bert = work / "bert"
@@ -161,15 +161,7 @@ def save_tiny_model(folder: Path, work: Path) -> None:
     )
     tokenizer = BertTokenizerFast(vocab_file=str(bert / "vocab.txt"))
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    BertModel(config).save_pretrained(bert)
+    BertModel(tiny_bert_config(tokenizer.vocab_size)).save_pretrained(bert)
     tokenizer.save_pretrained(bert)
     word = Transformer(str(bert), max_seq_length=256)
     pooling = Pooling(word.get_embedding_dimension(), pooling_mode="mean")
