@@ -11,6 +11,8 @@ documents) or JSONL read against the files of `corpus`, which are indexed in mem
 with the configured model and settings, as `qa index` would; `tags` keeps the questions
 with any of them. An entry with `"optional": true` whose files are missing is skipped
 with its `"hint"` (how to get them), so a checkout without them still runs the rest.
+`"gold_suffix": ".md"` reads the questions' gold files with that suffix, so one question
+set serves the same pages in another format (the Rust book as HTML and as Markdown).
 
 The macro average weighs every corpus alike, whatever its number of questions: the
 defaults are chosen on it (eval/tune_fusion.py), so no one kind of text decides them.
@@ -19,8 +21,9 @@ defaults are chosen on it (eval/tune_fusion.py), so no one kind of text decides 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,7 @@ from qa.search.retrieval import Method, retrieval_settings
 from qa.service import QAService
 from qa.types import Document
 
-_KEYS = frozenset({"name", "questions", "corpus", "tags", "optional", "hint"})
+_KEYS = frozenset({"name", "questions", "corpus", "tags", "optional", "hint", "gold_suffix"})
 #: The columns of the summary table, each averaged over the corpora for the macro row.
 SUMMARY = (("hit@1", "hit_at_1"), ("hit@5", "hit_at_5"), ("MRR@10", "mrr_at_10"))
 
@@ -51,6 +54,7 @@ class SuiteEntry:
     tags: tuple[str, ...] = ()
     optional: bool = False
     hint: str = ""
+    gold_suffix: str = ""
 
     def missing(self) -> str | None:
         """What of this entry is not on disk, or None."""
@@ -131,6 +135,9 @@ def _entry(raw: Any, base: Path, number: int) -> SuiteEntry:
         raise ValueError(f"{where} ({name}): 'corpus' must be a path")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValueError(f"{where} ({name}): 'tags' must be a list of strings")
+    suffix = raw.get("gold_suffix", "")
+    if not isinstance(suffix, str) or (suffix and not re.fullmatch(r"\.\w+", suffix)):
+        raise ValueError(f"{where} ({name}): 'gold_suffix' must be a file suffix such as \".md\"")
     return SuiteEntry(
         name=name,
         questions=base / questions,
@@ -138,6 +145,7 @@ def _entry(raw: Any, base: Path, number: int) -> SuiteEntry:
         tags=tuple(tags),
         optional=bool(raw.get("optional", False)),
         hint=str(raw.get("hint", "")),
+        gold_suffix=suffix,
     )
 
 
@@ -152,6 +160,11 @@ def entry_data(
         documents = scan_corpus(entry.corpus, limits=limits).documents
     if entry.tags:
         questions = [q for q in questions if set(q.tags) & set(entry.tags)]
+    if entry.gold_suffix:
+        questions = [
+            replace(q, files=tuple(str(Path(f).with_suffix(entry.gold_suffix)) for f in q.files))
+            for q in questions
+        ]
     return documents, [q for q in questions if not q.unanswerable]
 
 
