@@ -27,6 +27,9 @@ _ABBREVIATIONS = frozenset(
 _SPACED_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)(?![^\S\n]*·)")
 # "leadership.Minister" or "days.15 soldiers": news text often drops the space.
 _GLUED_END = re.compile(r"(?<=[a-z]{2}[.!?])[\"'”’)\]]*(?=[A-Z0-9“\"])")
+# An HTML tag in Markdown: not "a < b > c", nor generics such as Vec<String> or `Rc<T>`,
+# glued to a word (closing tags count glued or not).
+HTML_TAG = r"(?<![\w:])<[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>|</[A-Za-z][\w:-]*\s*>"
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n|\n(?=[ \t]*(?:#{1,6} |[-*+] |\d+[.)] ))")
 
 

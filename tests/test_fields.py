@@ -64,8 +64,9 @@ def test_a_markdown_page_is_titled_by_its_first_heading_without_markup() -> None
         (2, "Read an environment variable"),
         (2, "Other things"),
     ]
-    for s in extracted.sections:  # each section starts at its title's raw text
-        assert PAGE[s.start :].startswith(s.title.split()[0])
+    for s in extracted.sections:  # each section starts at its heading's line
+        assert PAGE[s.start :].lstrip("# ").startswith(s.title.split()[0])
+        assert s.start == 0 or PAGE[s.start - 1] == "\n"
     # The example: the page is no longer named after its file.
     io = parse_text("# An I/O Project: Building a Command Line Program\n\nText.\n", fmt="markdown")
     assert make_document("ch12-00-an-io-project.md", io.text, title=io.title).title == (
@@ -295,6 +296,17 @@ def test_a_malformed_suite_names_the_entry(tmp_path: Path) -> None:
     path.write_text('{"suite": [{"name": "a"}]}')
     with pytest.raises(ValueError, match="entry 1 \\(a\\): 'questions' must be a path"):
         load_suite(path)
+
+
+def test_the_passage_that_opens_a_markdown_page_sits_under_its_heading() -> None:
+    # The Rust book's sources open with "## Title": the first passage starts at the
+    # heading's "#", and its citation names the heading (it once named none).
+    doc = _doc("ch15-04-rc.md", "## `Rc<T>`, the Reference Counted Smart Pointer\n\nText.\n")
+    assert doc.sections[0].start == 0
+    assert doc.heading_path_at(0) == ("Rc<T>, the Reference Counted Smart Pointer",)
+    # A generic in code is not an HTML tag; a real tag still goes.
+    page = parse_text("### Cloning an `Rc<T>` Increases the <em>Count</em>\n", fmt="markdown")
+    assert [s.title for s in page.sections] == ["Cloning an Rc<T> Increases the Count"]
 
 
 def test_section_titles_come_only_from_sections() -> None:

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.search.lexical import LexicalIndex
+from qa.text import HTML_TAG
 from qa.types import Chunk, Document
 
 RETRIEVAL_TEXT_VERSION = 3  # 3: mdBook directives, reference links, captions kept
@@ -43,9 +44,7 @@ _MARKUP = re.compile(
     "|".join(
         (
             r"<!--.*?(?:-->|\Z)",  # HTML comments, across lines
-            # HTML tags; not "a < b > c" nor generics such as Vec<String>, glued to a word
-            r"(?<![\w:])<[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>",
-            r"</[A-Za-z][\w:-]*\s*>",  # closing tags, glued or not
+            HTML_TAG,
             r"&(?:[A-Za-z]+|#\d+);",  # HTML entities
             r"\{\*[^\n]*?\*\}",  # {* ../../docs_src/app.py hl[3] *}: MkDocs includes
             r"\{\{#[^{}\n]*\}\}",  # {{#include ../listings/x/src/main.rs:here}}: mdBook

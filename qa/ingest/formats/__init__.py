@@ -24,8 +24,10 @@ from qa.types import PageRange, Section
 
 # 2: Markdown headings without markup, setext headings, the first heading as the title;
 # OCR of scanned PDF pages and images (two branches that each made it 2); 3: slides,
-# sheets, EPUB, mail; 4: PDF headings from font sizes.
-EXTRACTION_VERSION = 4
+# sheets, EPUB, mail; 4: PDF headings from font sizes; 5: a Markdown heading starts at
+# its line, not its title (the passage opening a page sat under no heading), and keeps
+# generics such as `Rc<T>` in its title.
+EXTRACTION_VERSION = 5
 
 #: File suffix to format name. `.md`/`.txt` are the text formats (front matter allowed).
 FORMATS: Mapping[str, str] = {

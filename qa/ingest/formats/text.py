@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from qa.ingest.formats import Extracted, Limits
+from qa.text import HTML_TAG
 from qa.types import Section
 
 MAX_METADATA_DEPTH = 8
@@ -36,7 +37,7 @@ _SETEXT = re.compile(
 # inline code ticks, emphasis, links' targets, HTML tags.
 _ATTRS = re.compile(r"\s*\{\s*[:#.][^}]*\}\s*$")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_TAG = re.compile(HTML_TAG)
 
 
 def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
@@ -94,15 +95,16 @@ def heading_title(raw: str) -> str:
 
 
 def markdown_sections(text: str) -> tuple[Section, ...]:
-    """ATX and setext headings outside fenced code blocks, at the offset of their title
-    text, titled without markup (`heading_title`)."""
+    """ATX and setext headings outside fenced code blocks, at the offset of their line
+    (so a passage that opens with "## Title" sits under it), titled without markup
+    (`heading_title`)."""
     fences = [m.start() for m in _FENCE.finditer(text)]
 
     def outside(at: int) -> bool:
         return bisect.bisect_left(fences, at) % 2 == 0
 
     found = [
-        (m.start(2), len(m.group(1)), m.group(2)) for m in _ATX.finditer(text) if outside(m.start())
+        (m.start(), len(m.group(1)), m.group(2)) for m in _ATX.finditer(text) if outside(m.start())
     ]
     for m in _SETEXT.finditer(text):
         start = m.start(1) + len(m.group(1)) - len(m.group(1).lstrip())
