@@ -66,9 +66,11 @@ eval: index
 	$(BIN)/qa eval eval/seed-questions.jsonl --compare
 	$(BIN)/qa eval eval/suite.json --split dev --quiet
 
-# The Rust book (Debian's rust-doc) for the optional `rustbook` corpus of eval/suite.json.
-rust-book:
+# The Rust book (Debian's rust-doc) for the optional `rustbook` corpus of eval/suite.json,
+# and the same pages as mdBook Markdown sources for `rustbook-md`.
+rust-book: install
 	sh scripts/fetch-rust-book.sh
+	$(BIN)/python eval/make_rustbook_markdown.py .rust-book .rust-book-md
 
 clean:
 	rm -rf $(VENV) $(PEERS) index .pytest_cache .mypy_cache .ruff_cache .hypothesis

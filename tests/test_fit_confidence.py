@@ -3,32 +3,17 @@ confidence formula it fits against qa.answer.confidence's."""
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 import zlib
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
 from qa.answer.confidence import FEATURES, Calibration, confidence
 from qa.eval.questionsets import EvalQuestion, GoldSpan
 from qa.types import Document
+from tests.evalscripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "fit_confidence.py"
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fit_confidence", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fit_confidence"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-fit = _script()
+fit = load_script("fit_confidence")
 
 ARTICLE = "Rollo signed the treaty with King Charles in 911. The Normans held Normandy."
 

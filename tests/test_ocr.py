@@ -27,6 +27,7 @@ from qa.ingest.formats.normalize import hyphenated_words
 from qa.ingest.formats.worker import ExtractionWorker
 from tests.conftest import AUTH, serving
 from tests.docmaker import make_pdf
+from tests.evalscripts import EVAL, load_script
 from tests.test_formats import REALDOCS
 
 BOX_PDF = REALDOCS / "pdf" / "ch15-01-box.pdf"
@@ -347,18 +348,12 @@ def test_an_uploaded_image_is_answered_and_its_page_highlighted(
 def test_the_scan_questions_point_at_ocr_text_on_the_stated_page(tmp_path: Path) -> None:
     """eval/make_scans.py makes the scans of the realdocs question set; each scan question's
     answer is in the OCR text once, on its page."""
-    import importlib.util
-
     from qa.eval.questionsets import load_jsonl, normalize_text
 
-    repo = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("make_scans", repo / "eval" / "make_scans.py")
-    assert spec is not None and spec.loader is not None
-    make_scans = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_scans)
+    make_scans = load_script("make_scans")
     made = {p.name: p for p in make_scans.make_scans(tmp_path, REALDOCS)}
     questions = [
-        q for q in load_jsonl(repo / "eval" / "realdocs-questions.jsonl")
+        q for q in load_jsonl(EVAL / "realdocs-questions.jsonl")
         if q.tags[0].startswith("scan-")
     ]  # fmt: skip
     assert {q.doc_id for q in questions} == set(made) and len(questions) >= 10
