@@ -8,6 +8,7 @@ from qa.ingest.chunking import ChunkSettings
 from qa.ingest.corpus import make_document
 from qa.ingest.indexing import build_index, update_index
 from qa.search.index import Index
+from qa.search.sentences import SentenceTable
 from qa.service import QAService
 from qa.text import split_sentences
 from tests.conftest import FakeEmbedder
@@ -84,3 +85,14 @@ def test_a_sheet_rows_cells_stay_one_sentence_whatever_they_end_with() -> None:
         "Operator: ! · Explanation: Never.",
         "Ends.",
     ]
+
+
+def test_sentence_vectors_widen_exactly_whatever_converts_them() -> None:
+    # rows_float32 converts float16 through torch (faster); the numbers must be numpy's.
+    vectors = np.random.default_rng(3).standard_normal((50, 8)).astype(np.float16)
+    table = SentenceTable([("a.md", i, i + 1) for i in range(50)], vectors)
+    rows = [49, 0, 7, 7]
+    wide = table.rows_float32(rows)
+    assert wide.dtype == np.float32 and wide.shape == (4, 8)
+    assert np.array_equal(wide, vectors[rows].astype(np.float32))
+    assert np.array_equal(table.rows_float32(np.array([3])), vectors[[3]].astype(np.float32))

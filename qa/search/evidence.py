@@ -49,7 +49,7 @@ class SentenceEvidence:
 
     def __init__(self, index: Index) -> None:
         table = index.sentences
-        self.vectors = table.vectors
+        self.table = table
         self.rows = sentence_rows_of_chunks(
             table.keys, [(c.doc_id, c.start, c.end) for c in index.chunks]
         )
@@ -71,6 +71,6 @@ class SentenceEvidence:
         if not len(flat):
             empty = np.zeros(0, np.float32)
             return owners, empty, empty
-        dense = self.vectors[flat].astype(np.float32) @ vector
+        dense = self.table.rows_float32(flat) @ vector
         lexical = self.lexical.scores(text)[flat]
         return owners, dense, lexical

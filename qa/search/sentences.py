@@ -74,13 +74,24 @@ class SentenceTable:
             d: SentenceTable([self.keys[i] for i in r], self.vectors[r]) for d, r in rows.items()
         }
 
+    def rows_float32(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The vectors of `rows` as float32. torch converts float16 with the CPU's vector
+        instructions, numpy one number at a time: for the 500 or so sentences of a
+        reply's candidates, 0.05 ms against 0.35 ms, the same numbers (the conversion is
+        exact). torch is loaded with the encoder anyway."""
+        import torch  # deferred: reading an index alone does not need it
+
+        picked = np.ascontiguousarray(self.vectors[np.asarray(rows, dtype=np.int64)])
+        out: np.ndarray = torch.from_numpy(picked).float().numpy()
+        return out
+
     def similarities(self, keys: Sequence[Key], query: np.ndarray) -> np.ndarray:
         """Cosine of each key's sentence with `query`; NaN where a key is not stored."""
         out = np.full(len(keys), np.nan, dtype=np.float32)
         rows = [(i, self._rows[k]) for i, k in enumerate(keys) if k in self._rows]
         if rows:
             at, stored = zip(*rows, strict=True)
-            out[list(at)] = self.vectors[list(stored)].astype(np.float32) @ query
+            out[list(at)] = self.rows_float32(stored) @ query
         return out
 
     def save(self, folder: Path) -> None:
