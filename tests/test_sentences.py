@@ -96,3 +96,8 @@ def test_sentence_vectors_widen_exactly_whatever_converts_them() -> None:
     assert wide.dtype == np.float32 and wide.shape == (4, 8)
     assert np.array_equal(wide, vectors[rows].astype(np.float32))
     assert np.array_equal(table.rows_float32(np.array([3])), vectors[[3]].astype(np.float32))
+    # More rows than one slice of the conversion holds (32,768 numbers).
+    big = np.random.default_rng(4).standard_normal((9000, 8)).astype(np.float16)
+    table = SentenceTable([("b.md", i, i + 1) for i in range(9000)], big)
+    everything = list(range(8999, -1, -1))
+    assert np.array_equal(table.rows_float32(everything), big[everything].astype(np.float32))
