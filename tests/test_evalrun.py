@@ -208,24 +208,38 @@ def test_the_defaults_hold_on_the_suites_dev_halves(tmp_path: Path, embedder) ->
     assert (docs_dev.hit_at_1 or 0) >= 0.89 and (docs_dev.mrr_at_10 or 0) >= 0.94
 
 
-def test_the_defaults_hold_on_the_rust_books_dev_half(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    """The Rust book (HTML, scripts/fetch-rust-book.sh), dev half (34 questions since the
-    old test half joined it), default settings: 0.912 / 1.000 / 0.935 measured (README);
-    the floors sit one or two questions under."""
+@pytest.mark.parametrize(
+    ("folder", "suffix", "floors"),
+    [
+        # HTML: 0.912 / 1.000 / 0.935 measured (README).
+        (".rust-book", "", (0.86, 0.95, 0.91)),
+        # The same pages as mdBook sources: 0.853 / 0.971 / 0.910 measured (README).
+        (".rust-book-md", ".md", (0.82, 0.94, 0.88)),
+    ],
+)
+def test_the_defaults_hold_on_the_rust_books_dev_half(  # type: ignore[no-untyped-def]
+    tmp_path: Path, embedder, folder: str, suffix: str, floors: tuple[float, float, float]
+) -> None:
+    """The Rust book (`make rust-book`: Debian's HTML, and the same pages written back as
+    Markdown sources), dev half (34 questions since the old test half joined it), default
+    settings; the floors sit one or two questions under what was measured."""
     root = Path(__file__).resolve().parents[1]
-    book = root / ".rust-book"
+    book = root / folder
     if not book.is_dir():
-        pytest.skip("the Rust book is not extracted: run scripts/fetch-rust-book.sh")
+        pytest.skip(f"the Rust book is not in {folder}: run `make rust-book`")
     suite = tmp_path / "suite.json"
     entry = {"name": "rustbook", "questions": str(root / "eval" / "rustbook-questions.jsonl")}
     entry["corpus"] = str(book)
+    if suffix:
+        entry["gold_suffix"] = suffix
     suite.write_text(json.dumps({"suite": [entry]}), encoding="utf-8")
     result = run_suite(
         suite, settings=Settings(), methods=("hybrid",), embedder=embedder, split="dev"
     )
     book_dev = result.reports["rustbook"]["hybrid"]
-    assert (book_dev.hit_at_1 or 0) >= 0.86 and (book_dev.hit_at_5 or 0) >= 0.95
-    assert (book_dev.mrr_at_10 or 0) >= 0.91
+    hit1, hit5, mrr = floors
+    assert (book_dev.hit_at_1 or 0) >= hit1 and (book_dev.hit_at_5 or 0) >= hit5
+    assert (book_dev.mrr_at_10 or 0) >= mrr
 
 
 def test_hit_at_1_is_reported_per_format_over_the_documents_the_index_holds() -> None:
