@@ -136,6 +136,11 @@ def test_the_encoder_reads_the_heading_path_and_the_spans_shift_with_it() -> Non
     text, offset = encoder_text(doc, chunk)
     assert text[:offset] == "Settings and Environment Variables > Read an environment variable: "
     assert text[offset:] == prose(chunk.text)
+    # A chunk that opens with the heading's "##" sits under it too.
+    opening = PAGE.index("## Read an environment variable")
+    chunk = Chunk(doc.doc_id, opening, opening + 60, PAGE[opening : opening + 60])
+    text, offset = encoder_text(doc, chunk)
+    assert text[:offset] == "Settings and Environment Variables > Read an environment variable: "
 
 
 def test_citations_stay_exact_when_the_encoder_reads_prefixed_prose(fake_embedder) -> None:  # type: ignore[no-untyped-def]

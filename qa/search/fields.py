@@ -100,11 +100,9 @@ def _titles(title: str, heading: str) -> bool:
 
 
 def chunk_context(document: Document, chunk: Chunk) -> str:
-    """The heading context of a chunk, taken where its words start: a chunk that opens
-    with "# Title" sits under Title (whose section starts after the marker)."""
-    return heading_context(
-        document, chunk.start + len(chunk.text) - len(chunk.text.lstrip("# \t\r\n"))
-    )
+    """The heading context of a chunk, where it starts: a chunk that opens with "# Title"
+    sits under Title, since a Markdown section starts at its heading's line."""
+    return heading_context(document, chunk.start)
 
 
 def encoder_text(document: Document, chunk: Chunk) -> tuple[str, int]:
