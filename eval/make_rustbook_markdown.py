@@ -39,8 +39,7 @@ class Page:
         self.unnumbered = 0
 
     def link(self, href: str, text: str) -> str:
-        page = href.split("#")[0]
-        anchor = href.split("#")[1] if "#" in href else ""
+        page, _, anchor = href.partition("#")
         label = anchor or re.sub(r"^(ch|appendix-)\d+(-\d+)?-", "", Path(page).stem) or "link"
         label = self.refs_label(label, href)
         ignore = "<!-- ignore -->" if page.endswith(".html") and "://" not in page else ""
