@@ -4,7 +4,7 @@ Each corpus is indexed once per encoder-text variant ("context": the heading pat
 prefix of what the encoder reads, the default; "plain": the chunk's prose alone) and
 every dev question's candidates are scored once: dense, BM25, best sentence and
 heading-path BM25, with each candidate's relevance. The grid then only re-weighs those
-cached scores (qa.search.retrieval.fuse and select, the service's own rules), so it
+cached scores (qa.search.retrieval.fuse, ranking_order and select, the service's own rules), so it
 costs seconds. The objective is the macro average over the corpora of
 (hit@1 + MRR@10) / 2: every kind of text weighs alike, whatever its size.
 
@@ -35,10 +35,10 @@ from qa.eval.questionsets import in_split
 from qa.eval.report import is_hit
 from qa.eval.suite import entry_data, entry_index, load_suite
 from qa.search.embedding import SentenceTransformerEmbedder
-from qa.search.fields import prose
+from qa.search.fields import is_navigation, prose
 from qa.search.index import Index
 from qa.search.repeats import FETCH_FACTOR
-from qa.search.retrieval import RetrievalSettings, Retriever, fuse, select
+from qa.search.retrieval import RetrievalSettings, Retriever, fuse, ranking_order, select
 
 HERE = Path(__file__).resolve().parent
 K = 10
@@ -58,6 +58,7 @@ class Candidates:
     heading: np.ndarray
     relevant: np.ndarray
     spans: list[tuple[str, int, int]]
+    navigation: np.ndarray | None = None  # contents and index pages, ranked last
 
 
 def plain_encoder_text(document: Any, chunk: Any) -> tuple[str, int]:
@@ -105,6 +106,7 @@ def candidates(
                 heading=r.heading,
                 relevant=np.array([is_hit(c, q) for c in chunks]),
                 spans=[(c.doc_id, c.start, c.end) for c in chunks],
+                navigation=np.array([is_navigation(c.text) for c in chunks], dtype=bool),
             )
         )
     path.write_bytes(pickle.dumps(out))
@@ -120,7 +122,7 @@ def score(cands: list[Candidates], settings: RetrievalSettings) -> tuple[float, 
         ids = np.array([d for d, _, _ in c.spans], dtype=object)
         documents = np.unique(ids, return_inverse=True)[1] if len(ids) else None
         fused = fuse(c.dense, c.lexical, settings, c.sentence, c.heading, documents)
-        order = np.argsort(-fused, kind="stable").tolist()
+        order = ranking_order(fused, c.navigation).tolist()
         chunks = [Chunk(d, a, b, "") for d, a, b in c.spans]
         chosen = select(order, chunks, K, None)
         rel = [bool(c.relevant[i]) for i in chosen]

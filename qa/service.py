@@ -202,6 +202,7 @@ class QAService:
             embedder=self.embedder, index=index, settings=self.retrieval_settings, evidence=evidence
         )
         _ = retriever.evidence
+        _ = retriever.navigation
         if self.retrieval_settings.heading_weight or self.retrieval_settings.document_weight:
             _ = retriever.headings
         self.retriever = retriever

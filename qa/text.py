@@ -30,6 +30,8 @@ _GLUED_END = re.compile(r"(?<=[a-z]{2}[.!?])[\"'”’)\]]*(?=[A-Z0-9“\"])")
 # An HTML tag in Markdown: not "a < b > c", nor generics such as Vec<String> or `Rc<T>`,
 # glued to a word (closing tags count glued or not).
 HTML_TAG = r"(?<![\w:])<[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>|</[A-Za-z][\w:-]*\s*>"
+# A table of contents' or an index's dot leaders: "2.1 Naming . . . . . . 4".
+DOT_LEADERS = r"(?:\. ?){4,}"
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n|\n(?=[ \t]*(?:#{1,6} |[-*+] |\d+[.)] ))")
 
 

@@ -17,8 +17,15 @@ from qa.ingest.chunking import ChunkSettings
 from qa.ingest.corpus import make_document
 from qa.ingest.formats.text import parse_text
 from qa.ingest.indexing import build_index
-from qa.search.fields import HeadingField, encoder_text, heading_context, prose
-from qa.search.retrieval import RetrievalSettings, Retriever, document_best, fuse, minmax
+from qa.search.fields import HeadingField, encoder_text, heading_context, is_navigation, prose
+from qa.search.retrieval import (
+    RetrievalSettings,
+    Retriever,
+    document_best,
+    fuse,
+    minmax,
+    ranking_order,
+)
 from qa.types import Chunk, Document, Passage, Section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -363,3 +370,57 @@ def test_the_document_weight_comes_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("QA_DOCUMENT_WEIGHT", "2")
     with pytest.raises(ValidationError, match="document_weight"):
         Settings()
+
+
+# ----- contents and index pages -------------------------------------------------------------
+
+CONTENTS = """Table of Contents
+1 Introduction . . . . . . . . . . . . . . . . . . . . 1
+2 ASN.1 structure handling . . . . . . . . . . . . . . 2
+2.1 ASN.1 syntax. . . . . . . . . . . . . . . . . . . . 2
+Preface ................................................ xi
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "navigation"),
+    [
+        (CONTENTS, True),
+        # an index's letter section: the letter and one entry
+        ("S\nSupported ASN.1 types, list of . . . . . . . . . . 2", True),
+        ("Wait.... what did the program print?\nIt printed . . . nothing.", False),
+        # one entry among prose lines: a chapter that quotes its contents is prose
+        ("We start here.\nThen we read.\nThen we write.\n1 Introduction . . . . . 1", False),
+        ("No leaders at all, only text.", False),
+    ],
+)
+def test_contents_and_index_pages_are_told_from_prose(text: str, navigation: bool) -> None:
+    assert is_navigation(text) is navigation
+
+
+def test_the_order_puts_navigation_after_every_other_candidate() -> None:
+    fused = np.array([0.9, 0.5, 0.7, 0.5, 0.95], np.float32)
+    demoted = np.array([True, False, False, False, True])
+    assert ranking_order(fused, demoted).tolist() == [2, 1, 3, 4, 0]  # ties keep their order
+    assert ranking_order(fused, None).tolist() == [4, 0, 2, 1, 3]
+    assert ranking_order(fused, np.zeros(5, bool)).tolist() == [4, 0, 2, 1, 3]
+
+
+def test_a_contents_page_that_names_the_question_comes_after_the_prose(fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    from qa.search.retrieval import Query
+
+    contents = _doc("manual-contents.md", "Contents\n\n" + CONTENTS.replace("\n", "\n\n"))
+    prose_page = _doc(
+        "manual-intro.md",
+        "# Introduction\n\nThe library reads description files and builds objects in "
+        "memory from them.\n",
+    )
+    index, _ = build_index([contents, prose_page], embedder=fake_embedder, settings=ChunkSettings())
+    question = "What is ASN.1 structure handling, and what is the ASN.1 syntax?"
+    settings = RetrievalSettings(sentence_weight=0.0, heading_weight=0.0, document_weight=0.0)
+    retriever = Retriever(embedder=fake_embedder, index=index, settings=settings)
+    ranked = retriever.rank(question, retriever.embed_question(question), 10, None)
+    best = int(ranked.rows[int(np.argmax(ranked.fused))])
+    assert index.chunks[best].doc_id == "manual-contents.md"  # by its scores alone, first
+    found = retriever.search(Query(question, k=2))
+    assert [p.chunk.doc_id for p in found] == ["manual-intro.md", "manual-contents.md"]

@@ -105,6 +105,21 @@ def test_a_real_document_is_cited_by_page_and_section(  # type: ignore[no-untype
         assert result.answer.section == doc.section_at(result.answer.start)
 
 
+def test_the_manuals_contents_and_index_rank_after_its_prose(realdocs_service) -> None:  # type: ignore[no-untyped-def]
+    """The TeX manual's index entry "Supported ASN.1 types, list of . . . 2" scores best for
+    this question; a passage that points at the answer is no answer, so prose comes first."""
+    from qa.search.fields import is_navigation
+
+    question = "Which ASN.1 option does libtasn1 not support?"
+    retriever = realdocs_service.retriever
+    ranked = retriever.rank(question, retriever.embed_question(question), 50, None)
+    best = retriever.index.chunks[int(ranked.rows[int(ranked.fused.argmax())])]
+    assert best.doc_id == "pdf/libtasn1.pdf" and is_navigation(best.text)
+    result = realdocs_service.ask(question, k=5)
+    assert result.passages and not any(is_navigation(p.chunk.text) for p in result.passages)
+    assert "Index" not in " ".join(result.passages[0].heading_path or ())
+
+
 # ----- over HTTP, against the real app -------------------------------------------------------
 
 

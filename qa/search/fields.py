@@ -14,6 +14,9 @@
 - `encoder_text(document, chunk)`: what the encoder sees of a chunk: its heading context
   as a prefix ("Title > Heading: ") and its prose; and the prefix's length, by which the
   chunk's spans shift.
+- `is_navigation(text)`: whether a chunk is a table of contents or an index (most of its
+  lines are entries with dot leaders and a page number): it points at the text that
+  answers, so retrieval ranks it after every passage of prose (qa.search.retrieval).
 - `HeadingField`: BM25 over each chunk's heading context, a field of its own with its
   own weight in the fused score (qa.search.retrieval), so a question that names a section
   ("How do I read an environment variable?") finds the section titled so.
@@ -30,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.search.lexical import LexicalIndex
-from qa.text import HTML_TAG
+from qa.text import DOT_LEADERS, HTML_TAG
 from qa.types import Chunk, Document
 
 RETRIEVAL_TEXT_VERSION = 3  # 3: mdBook directives, reference links, captions kept
@@ -77,6 +80,18 @@ def _blank(match: re.Match[str]) -> str:
 def prose(text: str) -> str:
     """`text` with its non-prose markup blanked: same length, same line breaks."""
     return _MARKUP.sub(_blank, text)
+
+
+# "2.1 Naming . . . . . 4", "Supported ASN.1 types, list of . . . 2", "Preface .... xi"
+_ENTRY = re.compile(DOT_LEADERS + r"\s*(?:\d+|[ivxlcdm]+)[ \t]*$", re.I | re.M)
+
+
+def is_navigation(text: str) -> bool:
+    """Whether at least half of the lines of `text` are contents or index entries."""
+    if ". ." not in text and "...." not in text:  # the common case, without a scan
+        return False
+    entries = len(_ENTRY.findall(text))
+    return entries > 0 and 2 * entries >= sum(1 for line in text.splitlines() if line.strip())
 
 
 def heading_context(document: Document, offset: int) -> str:

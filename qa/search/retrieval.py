@@ -1,9 +1,10 @@
 """Question to ranked Passages: dense and BM25 search, fusion, and clean results.
 
 The ranking rules live here as functions of arrays, so a test can check them
-without a model: fusion (reciprocal rank or a convex mix of normalised scores)
-and selection (no two passages overlap in one document; an optional cap per
-document).
+without a model: fusion (reciprocal rank or a convex mix of normalised scores),
+the order (a table of contents or an index after every passage of prose, whatever
+its scores: `qa.search.fields.is_navigation`) and selection (no two passages
+overlap in one document; an optional cap per document).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from qa.config import Settings
 from qa.search.embedding import Embedder
 from qa.search.evidence import SentenceEvidence
-from qa.search.fields import HeadingField
+from qa.search.fields import HeadingField, is_navigation
 from qa.search.filters import matches
 from qa.search.index import Index
 from qa.types import Chunk, Passage, Scores
@@ -136,6 +137,14 @@ def document_best(documents: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def ranking_order(fused: np.ndarray, demoted: np.ndarray | None = None) -> np.ndarray:
+    """Candidate positions, best fused score first (ties keep their order), with the
+    `demoted` ones (navigation: contents and index pages) after all the others."""
+    if demoted is None or not demoted.any():
+        return np.argsort(-fused, kind="stable")
+    return np.lexsort((-fused, demoted))
+
+
 def select(
     order: Sequence[int], chunks: Sequence[Chunk], k: int, max_per_document: int | None
 ) -> list[int]:
@@ -186,6 +195,7 @@ class Retriever:
         self.settings = settings or RetrievalSettings()
         self._evidence = evidence
         self._headings: HeadingField | None = None
+        self._navigation: np.ndarray | None = None
 
     @property
     def headings(self) -> HeadingField:
@@ -193,6 +203,16 @@ class Retriever:
         if self._headings is None:
             self._headings = HeadingField(self.index.documents, self.index.chunks)
         return self._headings
+
+    @property
+    def navigation(self) -> np.ndarray:
+        """Per chunk, whether it is a table of contents or an index; built on first use."""
+        if self._navigation is None:
+            chunks = self.index.chunks
+            self._navigation = np.fromiter(
+                (is_navigation(c.text) for c in chunks), dtype=bool, count=len(chunks)
+            )
+        return self._navigation
 
     @property
     def evidence(self) -> SentenceEvidence:
@@ -224,7 +244,7 @@ class Retriever:
         depth = max(self.settings.candidates, 4 * query.k)
         while True:
             ranked = self.rank(query.text, vector, depth, allowed)
-            order = ranked.rows[np.argsort(-ranked.fused, kind="stable")]
+            order = ranked.rows[ranking_order(ranked.fused, self.navigation[ranked.rows])]
             rows = select(order.tolist(), self.index.chunks, query.k, query.max_per_document)
             # De-duplication may leave fewer than k: look deeper while there is more.
             if len(rows) == query.k or depth >= available:

@@ -24,6 +24,7 @@ from typing import Any
 
 from qa.ingest.formats import Extracted, Limits
 from qa.ingest.formats.normalize import hyphenated_words, normalize
+from qa.text import DOT_LEADERS
 from qa.types import PageRange, Section
 
 PAGE_SEPARATOR = "\n\n"
@@ -187,7 +188,7 @@ def heading_sizes(lines: list[list[Line]]) -> dict[float, int]:
     return {size: min(rank, MAX_HEADING_LEVEL) for rank, size in enumerate(larger, start=1)}
 
 
-_LEADERS = re.compile(r"(?:\. ?){4,}")  # a table of contents' dot leaders
+_LEADERS = re.compile(DOT_LEADERS)
 
 
 def _heading_like(title: str) -> bool:
