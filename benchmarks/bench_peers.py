@@ -103,7 +103,11 @@ def qa_search(documents: Sequence[Document], *, precision: str) -> Search:
     return search
 
 
-def measure(search: Search, questions: Sequence[EvalQuestion]) -> dict[str, float]:
+def measure(
+    search: Search, questions: Sequence[EvalQuestion], ranks: dict[str, int] | None = None
+) -> dict[str, float]:
+    """The metrics over `questions`; each question's first hit's rank (0: none in the top
+    K) goes into `ranks` by question id, for the JSON."""
     rels, seconds = [], []
     search(questions[0].question)  # warm-up: lazy loads stay out of the timings
     for q in questions:
@@ -111,6 +115,8 @@ def measure(search: Search, questions: Sequence[EvalQuestion]) -> dict[str, floa
         found = search(q.question)
         seconds.append(time.perf_counter() - started)
         rels.append([is_hit(chunk, q) for chunk in found])
+        if ranks is not None:
+            ranks[q.qid] = next((i for i, hit in enumerate(rels[-1], start=1) if hit), 0)
     n = len(questions)
     return {
         "hit@1": sum(hit_at_k(r, 1) for r in rels) / n,
@@ -136,6 +142,7 @@ def main() -> None:
     c.print_header("bench_peers: qa against txtai hybrid search", info, quick=args.quick)
     wanted = set(args.only.split(",")) if args.only else None
     summary: dict[str, dict[str, dict[str, float]]] = {}
+    ranks: dict[str, dict[str, dict[str, int]]] = {}
     for entry in load_suite(Path(args.suite)):
         if wanted is not None and entry.name not in wanted:
             continue
@@ -148,8 +155,11 @@ def main() -> None:
         title = f"{entry.name}, {args.split} half, {len(asked)} questions, k={K}"
         title += f" ({c.cores_label(info)})"
         passages = paragraphs(documents) if entry.corpus is None else merged_paragraphs(documents)
-        results = {f"txtai {txtai_version} hybrid": measure(txtai_search(passages), asked)}
-        results["qa (defaults)"] = measure(qa_search(documents, precision=args.precision), asked)
+        peer, ours = f"txtai {txtai_version} hybrid", "qa (defaults)"
+        ranks[entry.name] = {peer: {}, ours: {}}
+        results = {peer: measure(txtai_search(passages), asked, ranks[entry.name][peer])}
+        qa = qa_search(documents, precision=args.precision)
+        results[ours] = measure(qa, asked, ranks[entry.name][ours])
         c.emit()
         c.emit(table(results, title))
         summary[entry.name] = results
@@ -158,7 +168,7 @@ def main() -> None:
     c.note("txtai: a passage per SQuAD paragraph, else paragraphs merged up to 1,000 chars")
     c.note("p50 ms: one question, search only for txtai, the whole /ask path for qa")
     payload = {"benchmark": "bench_peers", "quick": args.quick, "split": args.split}
-    payload |= {"machine": info, "results": summary}
+    payload |= {"machine": info, "results": summary, "ranks": ranks}
     c.save_json(c.json_path(args.json, "bench_peers"), payload)
 
 
