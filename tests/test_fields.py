@@ -26,6 +26,7 @@ from qa.search.retrieval import (
     minmax,
     ranking_order,
 )
+from qa.text import tokenize
 from qa.types import Chunk, Document, Passage, Section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,6 +105,23 @@ def test_prose_blanks_markup_in_place_and_keeps_the_words() -> None:
     assert 'os.getenv("MY_NAME")' in out
     # Generics and comparisons are words and symbols, not tags.
     assert prose("a Vec<String> or x < y > z") == "a Vec<String> or x < y > z"
+
+
+def test_prose_blanks_markdowns_own_marks_but_not_the_words_or_the_code() -> None:
+    text = (
+        "## Method Syntax\n\n*Methods* are **similar** to `fn` items.\n"
+        "- a bullet\n* a starred bullet\n> a quote\n"
+        "let x = *y * 2; call __init__ on my_value.\n"
+    )
+    out = prose(text)
+    assert len(out) == len(text) and out.count("\n") == text.count("\n")
+    assert out.split() == [
+        *"Method Syntax Methods are similar to fn items.".split(),
+        *"a bullet a starred bullet a quote".split(),
+        *"let x = y * 2; call __init__ on my_value.".split(),
+    ]
+    # BM25 reads the same words before and after: the marks were never words.
+    assert tokenize(out) == tokenize(text)
 
 
 # A page as mdBook books write them (The Rust Programming Language's sources).

@@ -36,7 +36,8 @@ from qa.search.lexical import LexicalIndex
 from qa.text import DOT_LEADERS, HTML_TAG
 from qa.types import Chunk, Document
 
-RETRIEVAL_TEXT_VERSION = 3  # 3: mdBook directives, reference links, captions kept
+RETRIEVAL_TEXT_VERSION = 4  # 3: mdBook directives, reference links, captions kept
+# 4: Markdown's heading marks, bullets, quote marks, backticks and emphasis asterisks
 _SEPARATORS = "-|:\u2013\u2014\u00b7"
 
 # The prefix is cut to this many characters (about 30 tokens), so that a chunk of the
@@ -58,6 +59,15 @@ _MARKUP = re.compile(
             r"^[ \t]*(?:///|!!!|\?\?\?\+?)[ \t]*[\w-]*(?:[ \t]*\|)?",  # admonitions
             r"^[ \t]*(?:```|~~~)[^\n]*$",  # code fence lines and their info strings
             r"(?<=\])\([^()\s]*(?:\s+\"[^\"\n]*\")?\)",  # [text](target "title"): the target
+            # Markdown's own marks around the words: "## " before a heading, a list's
+            # bullet, a quote's ">", code spans' backticks and *emphasis* asterisks. BM25
+            # never reads them; the encoder does, and they pull a passage's vector away
+            # from the same words in plain text. Underscores stay: `snake_case`, `__init__`.
+            r"^[ \t]{0,3}#{1,6}(?=[ \t]|$)",
+            r"^[ \t]*[*+-](?=[ \t])",
+            r"^[ \t]{0,3}>(?=[ \t]|$)",
+            r"`+",
+            r"(?<![\w*\\])\*{1,3}(?=[^\s*])|(?<=[^\s*])\*{1,3}(?![\w*])",
         )
     ),
     re.S | re.M,
