@@ -28,7 +28,7 @@ import _common as c
 
 from qa.config import Settings
 from qa.eval.questionsets import EvalQuestion, in_split
-from qa.eval.report import hit_at_k, is_hit, reciprocal_rank
+from qa.eval.report import first_hit, hit_at_k, is_hit, reciprocal_rank
 from qa.eval.suite import entry_data, load_suite
 from qa.ingest.chunking import chunk_settings
 from qa.ingest.indexing import build_index
@@ -116,7 +116,7 @@ def measure(
         seconds.append(time.perf_counter() - started)
         rels.append([is_hit(chunk, q) for chunk in found])
         if ranks is not None:
-            ranks[q.qid] = next((i for i, hit in enumerate(rels[-1], start=1) if hit), 0)
+            ranks[q.qid] = first_hit(rels[-1])
     n = len(questions)
     return {
         "hit@1": sum(hit_at_k(r, 1) for r in rels) / n,

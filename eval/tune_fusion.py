@@ -4,8 +4,8 @@ Each corpus is indexed once per encoder-text variant ("context": the heading pat
 prefix of what the encoder reads, the default; "plain": the chunk's prose alone) and
 every dev question's candidates are scored once: dense, BM25, best sentence and
 heading-path BM25, with each candidate's relevance. The grid then only re-weighs those
-cached scores (qa.search.retrieval.fuse, ranking_order and select, the service's own rules), so it
-costs seconds. The objective is the macro average over the corpora of
+cached scores (qa.search.retrieval.fuse, ranking_order and select, the service's own
+rules), so it costs seconds. The objective is the macro average over the corpora of
 (hit@1 + MRR@10) / 2: every kind of text weighs alike, whatever its size.
 
     PYTHONPATH=. .venv/bin/python eval/tune_fusion.py            # dev halves: the grid
@@ -32,7 +32,7 @@ import numpy as np
 import qa.ingest.indexing as indexing
 from qa.config import Settings
 from qa.eval.questionsets import in_split
-from qa.eval.report import is_hit
+from qa.eval.report import first_hit, is_hit
 from qa.eval.suite import entry_data, entry_index, load_suite
 from qa.search.embedding import SentenceTransformerEmbedder
 from qa.search.fields import is_navigation, prose
@@ -125,9 +125,8 @@ def score(cands: list[Candidates], settings: RetrievalSettings) -> tuple[float, 
         order = ranking_order(fused, c.navigation).tolist()
         chunks = [Chunk(d, a, b, "") for d, a, b in c.spans]
         chosen = select(order, chunks, K, None)
-        rel = [bool(c.relevant[i]) for i in chosen]
-        if True in rel:
-            rank = rel.index(True) + 1
+        rank = first_hit([bool(c.relevant[i]) for i in chosen])
+        if rank:
             h1 += rank == 1
             h5 += rank <= 5
             mrr += 1 / rank

@@ -31,6 +31,7 @@ from qa.eval.report import (
     abstention_recall,
     answer_contains_gold,
     evaluate,
+    first_hit,
     format_table,
     hit_at_k,
     is_hit,
@@ -109,6 +110,16 @@ def test_k_below_one_is_rejected(k: int) -> None:
 )
 def test_reciprocal_rank(rels: list[int], k: int, expected: float) -> None:
     assert reciprocal_rank(rels, k=k) == expected
+
+
+def test_first_hit_is_the_rank_of_the_first_relevant_passage() -> None:
+    assert [first_hit(r) for r in ([0, 1, 1], [True], [0] * 11 + [1], [], [0, 0])] == [
+        2,
+        1,
+        12,  # no cut-off: k is reciprocal_rank's
+        0,
+        0,
+    ]
 
 
 def test_reciprocal_rank_defaults_to_k_10() -> None:

@@ -126,13 +126,16 @@ def hit_at_k(relevances: Sequence[int], k: int) -> float:
     return 1.0 if any(relevances[:k]) else 0.0
 
 
+def first_hit(relevances: Sequence[int]) -> int:
+    """The 1-based rank of the first relevant passage; 0 when there is none."""
+    return next((rank for rank, relevant in enumerate(relevances, start=1) if relevant), 0)
+
+
 def reciprocal_rank(relevances: Sequence[int], *, k: int = 10) -> float:
     """1 / rank of the first relevant passage among the first k; 0.0 when there is none."""
     _check_k(k)
-    for rank, relevant in enumerate(relevances[:k], start=1):
-        if relevant:
-            return 1.0 / rank
-    return 0.0
+    rank = first_hit(relevances[:k])
+    return 1.0 / rank if rank else 0.0
 
 
 def ndcg_at_k(relevances: Sequence[int], *, k: int = 10) -> float:
